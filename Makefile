@@ -1,0 +1,43 @@
+# Two commands on a fresh clone: `make demo` and `make test`.
+# Every target creates .venv and installs the project when it is missing or
+# when pyproject.toml changed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export KERAS_BACKEND ?= tensorflow
+export PYTHONUNBUFFERED := 1
+
+.PHONY: demo test lint format bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check keras_apps tests benchmarks examples
+	$(BIN)/ruff format --check keras_apps tests benchmarks examples
+	$(BIN)/mypy keras_apps
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix keras_apps tests benchmarks examples
+	$(BIN)/ruff format keras_apps tests benchmarks examples
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Ratio benchmarks for keras-apps; run them with `make bench`."""

@@ -1,0 +1,3 @@
+"""Keras callbacks shipped with keras-apps."""
+
+__all__: list[str] = []

@@ -1,0 +1,18 @@
+"""Reusable, serializable Keras 3 layers (``keras.ops`` only, any backend).
+
+Importing this package registers every layer for ``.keras`` deserialization.
+"""
+
+from keras_apps.layers.gram_matrix import GramMatrix
+from keras_apps.layers.inception_block import InceptionBlock
+from keras_apps.layers.local_response_normalization import LocalResponseNormalization
+from keras_apps.layers.residual_unit import ResidualUnit
+from keras_apps.layers.sampling import Sampling
+
+__all__ = [
+    "GramMatrix",
+    "InceptionBlock",
+    "LocalResponseNormalization",
+    "ResidualUnit",
+    "Sampling",
+]
