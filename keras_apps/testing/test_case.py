@@ -20,20 +20,20 @@ from keras_apps.types import Shape
 Inputs = Any  # an array, a list of arrays or a dict of arrays
 
 
-def random_inputs(shape: Shape | Sequence[Shape], seed: int = 0, batch_size: int = 2):
+def random_inputs(shape: Any, seed: int = 0, batch_size: int = 2) -> Any:
     """Returns float32 NumPy inputs drawn from N(0, 1).
 
     Args:
-        shape: One shape or a list of shapes. A leading ``None`` is replaced
+        shape: One shape (a tuple of ints and ``None``) or a list of
+            shapes. A leading ``None`` is replaced
             by ``batch_size``.
         seed: Seed of the NumPy generator.
         batch_size: Batch size used where a shape starts with ``None``.
     """
-    rng = np.random.default_rng(seed)
     if shape and isinstance(shape[0], (tuple, list)):
         return [random_inputs(s, seed + i, batch_size) for i, s in enumerate(shape)]
-    concrete = tuple(batch_size if d is None else d for d in shape)
-    return rng.standard_normal(concrete).astype("float32")
+    concrete = tuple(batch_size if d is None else int(d) for d in shape)
+    return np.random.default_rng(seed).standard_normal(concrete).astype("float32")
 
 
 def _to_numpy_tree(values: Any) -> Any:
