@@ -4,6 +4,7 @@ Importing this package registers every layer for ``.keras`` deserialization.
 """
 
 from keras_apps.layers.gram_matrix import GramMatrix
+from keras_apps.layers.hub_backbone import HubBackbone
 from keras_apps.layers.inception_block import InceptionBlock
 from keras_apps.layers.local_response_normalization import LocalResponseNormalization
 from keras_apps.layers.residual_unit import ResidualUnit
@@ -11,6 +12,7 @@ from keras_apps.layers.sampling import Sampling
 
 __all__ = [
     "GramMatrix",
+    "HubBackbone",
     "InceptionBlock",
     "LocalResponseNormalization",
     "ResidualUnit",
