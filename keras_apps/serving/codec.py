@@ -1,0 +1,344 @@
+"""NumPy arrays to and from ``tensorflow.TensorProto``, without TensorFlow.
+
+`encode_tensor` writes numeric arrays as raw little-endian bytes in
+``tensor_content`` (one memory copy instead of one Python object per element,
+as filling ``float_val`` needs) and string arrays into ``string_val``.
+`decode_tensor` reads ``tensor_content`` and also every ``*_val`` field that TF
+Serving fills by default (``float_val``, ``int_val``, ``half_val``, ...), with
+TensorFlow's rule that fewer values than elements repeat the last value.
+
+Supported dtypes: bool, int8/16/32/64, uint8/16/32/64, float16/32/64,
+complex64/128, strings (bytes or str; decoded as an object array of bytes, as
+`tf.make_ndarray` does), and, when ``ml_dtypes`` is importable (it ships with
+TensorFlow and JAX), bfloat16 and the float8 types.
+
+Example:
+
+>>> import numpy as np
+>>> from keras_apps.serving import decode_tensor, encode_tensor
+>>> proto = encode_tensor(np.arange(6, dtype="float32").reshape(2, 3))
+>>> [dim.size for dim in proto.tensor_shape.dim], len(proto.tensor_content)
+([2, 3], 24)
+>>> decode_tensor(proto)
+array([[0., 1., 2.],
+       [3., 4., 5.]], dtype=float32)
+>>> decode_tensor(encode_tensor(np.array([b"cat", "dog"], dtype=object)))
+array([b'cat', b'dog'], dtype=object)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from keras_apps.serving import protos
+
+try:  # bfloat16 and float8 types; optional for a TensorFlow-free install.
+    import ml_dtypes
+except ImportError:  # pragma: no cover - depends on the environment
+    ml_dtypes = None  # type: ignore[assignment]
+
+_DT = protos.DataType
+DT_STRING = _DT.Value("DT_STRING")
+
+# NumPy scalar type -> DataType name.
+_NUMPY_TO_NAME: dict[Any, str] = {
+    np.bool_: "DT_BOOL",
+    np.int8: "DT_INT8",
+    np.int16: "DT_INT16",
+    np.int32: "DT_INT32",
+    np.int64: "DT_INT64",
+    np.uint8: "DT_UINT8",
+    np.uint16: "DT_UINT16",
+    np.uint32: "DT_UINT32",
+    np.uint64: "DT_UINT64",
+    np.float16: "DT_HALF",
+    np.float32: "DT_FLOAT",
+    np.float64: "DT_DOUBLE",
+    np.complex64: "DT_COMPLEX64",
+    np.complex128: "DT_COMPLEX128",
+}
+if ml_dtypes is not None:
+    _NUMPY_TO_NAME.update(
+        {
+            ml_dtypes.bfloat16: "DT_BFLOAT16",
+            ml_dtypes.float8_e5m2: "DT_FLOAT8_E5M2",
+            ml_dtypes.float8_e4m3fn: "DT_FLOAT8_E4M3FN",
+            ml_dtypes.float8_e4m3fnuz: "DT_FLOAT8_E4M3FNUZ",
+            ml_dtypes.float8_e4m3b11fnuz: "DT_FLOAT8_E4M3B11FNUZ",
+            ml_dtypes.float8_e5m2fnuz: "DT_FLOAT8_E5M2FNUZ",
+        }
+    )
+
+_NUMPY_TO_DT: dict[Any, int] = {t: _DT.Value(n) for t, n in _NUMPY_TO_NAME.items()}
+_DT_TO_NUMPY: dict[int, np.dtype] = {
+    dt: np.dtype(t).newbyteorder("<") for t, dt in _NUMPY_TO_DT.items()
+}
+
+# DataType name -> the repeated field TF Serving fills when it does not use
+# tensor_content (tensorflow/core/framework/tensor.proto).
+_VAL_FIELDS = {
+    "DT_BOOL": "bool_val",
+    "DT_INT8": "int_val",
+    "DT_INT16": "int_val",
+    "DT_INT32": "int_val",
+    "DT_UINT8": "int_val",
+    "DT_UINT16": "int_val",
+    "DT_INT64": "int64_val",
+    "DT_UINT32": "uint32_val",
+    "DT_UINT64": "uint64_val",
+    "DT_HALF": "half_val",
+    "DT_BFLOAT16": "half_val",
+    "DT_FLOAT": "float_val",
+    "DT_DOUBLE": "double_val",
+    "DT_COMPLEX64": "scomplex_val",
+    "DT_COMPLEX128": "dcomplex_val",
+    "DT_FLOAT8_E5M2": "float8_val",
+    "DT_FLOAT8_E4M3FN": "float8_val",
+    "DT_FLOAT8_E4M3FNUZ": "float8_val",
+    "DT_FLOAT8_E4M3B11FNUZ": "float8_val",
+    "DT_FLOAT8_E5M2FNUZ": "float8_val",
+}
+
+# A protobuf message may not exceed 2 GiB.
+_MAX_CONTENT_BYTES = 2**31 - 1
+
+
+def supported_dtypes() -> list[str]:
+    """Names of the NumPy dtypes that `encode_tensor` accepts, plus strings."""
+    return sorted(np.dtype(t).name for t in _NUMPY_TO_DT) + ["bytes", "str"]
+
+
+def data_type(dtype: Any) -> int:
+    """The ``tensorflow.DataType`` number of a NumPy dtype (strings: DT_STRING).
+
+    Args:
+        dtype: Anything `np.dtype` accepts.
+
+    Returns:
+        The enum number, e.g. 1 for float32.
+
+    Raises:
+        TypeError: If the dtype has no TensorFlow equivalent.
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind in "SUO":
+        return DT_STRING
+    number = _NUMPY_TO_DT.get(dtype.type)
+    if number is None:
+        raise TypeError(
+            f"Cannot encode dtype {dtype} as a TensorProto. "
+            f"Expected one of {supported_dtypes()}."
+            + (
+                " bfloat16 and float8 need the `ml_dtypes` package."
+                if ml_dtypes is None
+                else ""
+            )
+        )
+    return number
+
+
+def numpy_dtype(data_type_number: int) -> np.dtype:
+    """The NumPy dtype of a ``tensorflow.DataType`` number (DT_STRING: object).
+
+    Raises:
+        TypeError: If the data type has no NumPy equivalent here.
+    """
+    if data_type_number == DT_STRING:
+        return np.dtype(object)
+    dtype = _DT_TO_NUMPY.get(data_type_number)
+    if dtype is None:
+        raise TypeError(
+            f"Cannot decode a TensorProto of dtype {_dtype_name(data_type_number)}. "
+            f"Supported: {sorted(_DT.Name(n) for n in _DT_TO_NUMPY)} and DT_STRING."
+        )
+    return dtype.newbyteorder("=")
+
+
+def shape_from_proto(shape_proto: Any) -> tuple[int | None, ...] | None:
+    """A ``TensorShapeProto`` as a tuple; unknown dims (-1) are ``None``.
+
+    Returns ``None`` when the rank itself is unknown.
+    """
+    if shape_proto.unknown_rank:
+        return None
+    return tuple(None if dim.size < 0 else int(dim.size) for dim in shape_proto.dim)
+
+
+def encode_tensor(value: Any, dtype: Any = None, out: Any = None) -> Any:
+    """Encodes an array as a ``tensorflow.TensorProto``.
+
+    Numeric arrays go into ``tensor_content`` as little-endian bytes; string
+    arrays (dtype ``S``, ``U`` or an object array of bytes/str) go into
+    ``string_val``, with ``str`` encoded as UTF-8. The dtype is NumPy's: a
+    Python float becomes float64 (`tf.make_tensor_proto` would pick float32);
+    pass ``dtype`` to choose.
+
+    Args:
+        value: A NumPy array or anything `np.asarray` accepts (lists, scalars,
+            tensors with ``__array__``).
+        dtype: Optional dtype to convert ``value`` to first.
+        out: Optional ``TensorProto`` to fill in place, for example
+            ``request.inputs["x"]``. It may be this package's class or the
+            official ``tensorflow.core.framework.tensor_pb2.TensorProto``.
+            It is cleared first.
+
+    Returns:
+        The filled ``TensorProto`` (``out`` when given).
+
+    Raises:
+        TypeError: For dtypes without a TensorFlow equivalent and object
+            arrays holding something other than bytes or str.
+        ValueError: If the data exceeds protobuf's 2 GiB message limit.
+
+    Example:
+
+    >>> from keras_apps.serving import encode_tensor
+    >>> proto = encode_tensor([[1, 2, 3]], dtype="int32")
+    >>> proto.dtype == 3, [d.size for d in proto.tensor_shape.dim]
+    (True, [1, 3])
+    """
+    array = np.asarray(value, dtype=dtype)
+    proto = protos.TensorProto() if out is None else out
+    if out is not None:
+        proto.Clear()
+    number = data_type(array.dtype)
+    proto.dtype = number
+    shape = proto.tensor_shape
+    shape.SetInParent()
+    for size in array.shape:
+        shape.dim.add().size = size
+    if number == DT_STRING:
+        proto.string_val.extend(_to_bytes_list(array))
+        return proto
+    if array.nbytes > _MAX_CONTENT_BYTES:
+        raise ValueError(
+            f"Cannot encode {array.nbytes} bytes in one TensorProto: protobuf "
+            f"messages are limited to 2 GiB. Received shape {array.shape}, "
+            f"dtype {array.dtype}. Split the batch (PredictClient.predict_batched)."
+        )
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("<"))
+    if array.size:
+        proto.tensor_content = array.tobytes(order="C")
+    return proto
+
+
+def _to_bytes_list(array: np.ndarray) -> list[bytes]:
+    flat = array.ravel(order="C").tolist()
+    if array.dtype.kind == "S":
+        return flat
+    result = []
+    for item in flat:
+        if isinstance(item, str):
+            result.append(item.encode("utf-8"))
+        elif isinstance(item, bytes):
+            result.append(item)
+        else:
+            raise TypeError(
+                "String tensors hold bytes or str. Received an element of type "
+                f"{type(item).__name__}: {item!r}."
+            )
+    return result
+
+
+def decode_tensor(proto: Any) -> np.ndarray:
+    """Decodes a ``tensorflow.TensorProto`` into a NumPy array.
+
+    Reads ``tensor_content`` when it is set and otherwise the typed ``*_val``
+    field (``float_val``, ``int_val``, ``half_val`` as uint16 bit patterns,
+    ``string_val``, ...). As in TensorFlow, when a ``*_val`` field holds fewer
+    values than the shape has elements, the last value repeats; an empty
+    field gives zeros. String tensors decode to object arrays of bytes.
+
+    Args:
+        proto: A ``TensorProto`` of this package or the official class.
+
+    Returns:
+        A new, writable NumPy array.
+
+    Raises:
+        TypeError: If the dtype is not supported.
+        ValueError: If the shape is unknown or the data does not fit it.
+
+    Example:
+
+    >>> from keras_apps.serving import decode_tensor, protos
+    >>> proto = protos.TensorProto(dtype=protos.DataType.Value("DT_FLOAT"))
+    >>> proto.tensor_shape.dim.add().size = 3
+    >>> proto.float_val.append(0.5)
+    >>> decode_tensor(proto)
+    array([0.5, 0.5, 0.5], dtype=float32)
+    """
+    maybe_shape = shape_from_proto(proto.tensor_shape)
+    if maybe_shape is None or any(size is None for size in maybe_shape):
+        raise ValueError(
+            "Cannot decode a TensorProto without a fully known shape. "
+            f"Received tensor_shape {_shape_text(proto.tensor_shape)}."
+        )
+    shape = tuple(int(size) for size in maybe_shape if size is not None)
+    num_elements = int(np.prod(shape, dtype=np.int64))
+    number = proto.dtype
+    if number == DT_STRING:
+        values = np.empty(len(proto.string_val), dtype=object)
+        values[:] = list(proto.string_val)
+        return _fill(values, shape, num_elements, "string_val")
+    dtype = numpy_dtype(number)
+    content = proto.tensor_content
+    if content:
+        expected = num_elements * dtype.itemsize
+        if len(content) != expected:
+            raise ValueError(
+                f"tensor_content holds {len(content)} bytes; shape {shape} of "
+                f"{dtype} needs {expected}."
+            )
+        array = np.frombuffer(content, dtype=dtype.newbyteorder("<"))
+        return array.astype(dtype).reshape(shape)
+    name = _DT.Name(number)
+    field = _VAL_FIELDS[name]
+    raw = getattr(proto, field)
+    if field == "half_val":
+        values = np.array(raw, dtype=np.uint16).view(dtype)
+    elif field == "float8_val":
+        values = np.frombuffer(raw, dtype=np.uint8).view(dtype).copy()
+    elif field == "scomplex_val":
+        values = np.array(raw, dtype=np.float32).view(np.complex64)
+    elif field == "dcomplex_val":
+        values = np.array(raw, dtype=np.float64).view(np.complex128)
+    else:
+        values = np.array(raw, dtype=dtype)
+    return _fill(values, shape, num_elements, field)
+
+
+def _fill(
+    values: np.ndarray, shape: Sequence[Any], num_elements: int, field: str
+) -> np.ndarray:
+    if values.size == num_elements:
+        return values.reshape(shape)
+    if values.size == 0:
+        if values.dtype == object:
+            filled = np.empty(num_elements, dtype=object)
+            filled[:] = b""
+            return filled.reshape(shape)
+        return np.zeros(shape, dtype=values.dtype)
+    if values.size > num_elements:
+        raise ValueError(
+            f"{field} holds {values.size} values; shape {tuple(shape)} has only "
+            f"{num_elements} elements."
+        )
+    return np.pad(values, (0, num_elements - values.size), mode="edge").reshape(shape)
+
+
+def _dtype_name(number: int) -> str:
+    try:
+        return str(_DT.Name(number))
+    except ValueError:
+        return f"<unknown DataType {number}>"
+
+
+def _shape_text(shape_proto: Any) -> str:
+    if shape_proto.unknown_rank:
+        return "<unknown rank>"
+    return str([dim.size for dim in shape_proto.dim])
