@@ -1,0 +1,180 @@
+"""Atomic writes and the version folders of a TF Serving base path.
+
+TF Serving polls ``base_path`` and loads every folder whose name is all
+digits. Everything here writes beside the target under a name that starts
+with a dot and is not all digits, so a server never sees a half-written
+version or file, and renames it into place in one step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import shutil
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+
+logger = logging.getLogger(__name__)
+
+TEMP_PREFIX = ".keras-apps-tmp"
+OLD_PREFIX = ".keras-apps-old"
+# Foreign-host leftovers cannot be checked for a live process; they are
+# removed once they are this old.
+STALE_FOREIGN_SECONDS = 24 * 3600
+
+_VERSION_RE = re.compile(r"^[0-9]+$")
+_WORK_DIR_RE = re.compile(
+    rf"^(?:{re.escape(TEMP_PREFIX)}|{re.escape(OLD_PREFIX)})"
+    r"-(?P<host>[A-Za-z0-9_.\-]*)-(?P<pid>[0-9]+)-[0-9a-f]+$"
+)
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname())
+
+
+def work_dir_name(prefix: str) -> str:
+    """A name for a working folder beside a version: hidden, never all digits.
+
+    The name carries the host and the process id, so that a later export can
+    tell the leftovers of a dead process from the work of a live one.
+    """
+    return f"{prefix}-{_host()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def list_versions(base_path: str) -> list[int]:
+    """The versions TF Serving would see in ``base_path``, sorted.
+
+    Only all-digit folder names count, as in TF Serving's file-system
+    source; working folders of running or dead exports do not.
+    """
+    if not os.path.isdir(base_path):
+        return []
+    versions = []
+    for entry in os.scandir(base_path):
+        if entry.is_dir() and _VERSION_RE.match(entry.name):
+            versions.append(int(entry.name))
+    return sorted(versions)
+
+
+def next_version(base_path: str) -> int:
+    """One more than the highest version in ``base_path``, or 1."""
+    versions = list_versions(base_path)
+    return versions[-1] + 1 if versions else 1
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_work_dirs(base_path: str) -> list[str]:
+    """Removes working folders left behind by exports that died.
+
+    A folder made on this host is stale when its process is gone; one made on
+    another host (a shared file system) when it is older than a day. Returns
+    the removed paths.
+    """
+    removed: list[str] = []
+    if not os.path.isdir(base_path):
+        return removed
+    host = _host()
+    now = time.time()
+    for entry in os.scandir(base_path):
+        match = _WORK_DIR_RE.match(entry.name)
+        if match is None:
+            continue
+        stale = False
+        if match["host"] == host:
+            stale = not _process_alive(int(match["pid"]))
+        else:
+            with contextlib.suppress(OSError):
+                stale = now - entry.stat().st_mtime > STALE_FOREIGN_SECONDS
+        if stale:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.remove(entry.path)
+            logger.info("Removed the leftover of a dead export: %s", entry.path)
+            removed.append(entry.path)
+    return removed
+
+
+def fsync_tree(path: str) -> None:
+    """Flushes every file under ``path`` and the folders themselves to disk."""
+    for root, _, files in os.walk(path):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(root)
+
+
+def fsync_dir(path: str) -> None:
+    """Flushes a folder entry (after a rename in it) where the OS allows it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_output_file(path: str, mode: str = "w") -> Iterator[object]:
+    """Opens a temporary file beside ``path``; renames it onto ``path`` on success.
+
+    On any error the temporary file is removed and ``path`` keeps its old
+    content (or stays absent), so no reader ever sees half a file.
+
+    Args:
+        path: The final file path.
+        mode: ``"w"`` for text or ``"wb"`` for bytes.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"Expected mode 'w' or 'wb'. Received: mode={mode!r}")
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(
+            f"The folder of the output file does not exist: {directory!r}. "
+            "Create it first."
+        )
+    temp_path = os.path.join(
+        directory, f".{os.path.basename(path)}.{work_dir_name(TEMP_PREFIX)}"
+    )
+    encoding = "utf-8" if mode == "w" else None
+    try:
+        with open(temp_path, mode, encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_path, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temp_path)
+        raise
+    fsync_dir(directory)
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    with atomic_output_file(path, "w") as handle:
+        handle.write(text)  # type: ignore[attr-defined]

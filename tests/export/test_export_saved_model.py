@@ -1,0 +1,403 @@
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import dense_model
+
+from keras_apps.export import (
+    ExportResult,
+    ExportValidationError,
+    export_for_serving,
+    list_versions,
+)
+from keras_apps.export import saved_model as saved_model_module
+from keras_apps.export.files import TEMP_PREFIX
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _reference(model, inputs):
+    return keras.tree.map_structure(
+        lambda t: np.asarray(t), model(inputs, training=False)
+    )
+
+
+def _visible(base_path):
+    return sorted(os.listdir(base_path))
+
+
+# -- versions ----------------------------------------------------------------
+
+
+def test_versions_count_up_and_explicit_versions_continue(base_path, batch):
+    model = dense_model()
+    first = export_for_serving(model, base_path)
+    second = export_for_serving(model, base_path)
+    fifth = export_for_serving(model, base_path, version=5)
+    sixth = export_for_serving(model, base_path)
+    assert [first.version, second.version, fifth.version, sixth.version] == [
+        1,
+        2,
+        5,
+        6,
+    ]
+    assert isinstance(first, ExportResult)
+    assert first.path == os.path.join(os.path.abspath(base_path), "1")
+    assert list_versions(base_path) == [1, 2, 5, 6]
+    assert _visible(base_path) == ["1", "2", "5", "6"]
+    for version in (1, 6):
+        reloaded = tf.saved_model.load(os.path.join(base_path, str(version)))
+        outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
+        np.testing.assert_allclose(
+            outputs["output"], _reference(model, batch), atol=1e-6
+        )
+
+
+def test_existing_version_is_refused_unless_overwrite(base_path, batch):
+    old_model, new_model = dense_model(seed=0), dense_model(seed=1)
+    export_for_serving(old_model, base_path, version=3)
+    with pytest.raises(FileExistsError, match="Version 3 already exists"):
+        export_for_serving(new_model, base_path, version=3)
+    reloaded = tf.saved_model.load(os.path.join(base_path, "3"))
+    outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
+    np.testing.assert_allclose(outputs["output"], _reference(old_model, batch), 1e-6)
+
+    result = export_for_serving(new_model, base_path, version=3, overwrite=True)
+    assert result.version == 3
+    assert _visible(base_path) == ["3"]  # no aside folder is left
+    reloaded = tf.saved_model.load(os.path.join(base_path, "3"))
+    outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
+    np.testing.assert_allclose(outputs["output"], _reference(new_model, batch), 1e-6)
+
+
+# -- atomicity -----------------------------------------------------------------
+
+
+def test_failure_mid_write_leaves_nothing(base_path, monkeypatch):
+    model = dense_model()
+    export_for_serving(model, base_path)
+    original = tf.saved_model.save
+    seen = {}
+
+    def save_then_crash(obj, export_dir, *args, **kwargs):
+        original(obj, export_dir, *args, **kwargs)
+        seen["dir"] = export_dir
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tf.saved_model, "save", save_then_crash)
+    with pytest.raises(OSError, match="disk full"):
+        export_for_serving(model, base_path)
+    assert os.path.basename(seen["dir"]).startswith(TEMP_PREFIX)
+    assert _visible(base_path) == ["1"]
+    monkeypatch.setattr(tf.saved_model, "save", original)
+    assert export_for_serving(model, base_path).version == 2
+
+
+def test_failed_validation_leaves_nothing(base_path, monkeypatch):
+    model = dense_model()
+
+    def broken(*args, **kwargs):
+        raise ExportValidationError("simulated mismatch")
+
+    monkeypatch.setattr(saved_model_module, "_max_abs_diff", broken)
+    with pytest.raises(ExportValidationError, match="simulated mismatch"):
+        export_for_serving(model, base_path)
+    assert _visible(base_path) == []
+
+
+_KILLED_EXPORT = """
+import sys, time
+from conftest import dense_model
+from keras_apps.export import export_for_serving
+from keras_apps.export import saved_model
+
+original = saved_model._write_saved_model
+
+def write_then_hang(*args, **kwargs):
+    signatures = original(*args, **kwargs)
+    print("WRITING", flush=True)
+    time.sleep(120)
+    return signatures
+
+saved_model._write_saved_model = write_then_hang
+export_for_serving(dense_model(), sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_killed_export_leaves_no_version_and_is_cleaned_up(base_path):
+    model = dense_model()
+    export_for_serving(model, base_path)
+    process = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_EXPORT, base_path],
+        cwd=os.path.dirname(os.path.abspath(__file__)),
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": REPO},
+        text=True,
+    )
+    try:
+        assert process.stdout.readline().strip() == "WRITING"
+        leftovers = [n for n in os.listdir(base_path) if n != "1"]
+        assert len(leftovers) == 1 and leftovers[0].startswith(TEMP_PREFIX)
+        assert os.path.isfile(os.path.join(base_path, leftovers[0], "saved_model.pb"))
+        process.kill()  # SIGKILL: no cleanup code runs in the child
+    finally:
+        process.wait(timeout=60)
+        process.stdout.close()
+    assert list_versions(base_path) == [1]  # the half-written work is no version
+    result = export_for_serving(model, base_path)
+    assert result.version == 2
+    assert _visible(base_path) == ["1", "2"]  # the dead export's folder is gone
+
+
+def test_only_dead_exports_work_folders_are_removed(base_path):
+    from keras_apps.export.files import clean_stale_work_dirs, work_dir_name
+
+    os.makedirs(base_path)
+    live = os.path.join(base_path, work_dir_name(TEMP_PREFIX))  # this process
+    os.makedirs(live)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    dead = live.replace(f"-{os.getpid()}-", f"-{child.pid}-")
+    os.makedirs(os.path.join(dead, "variables"))
+    assert clean_stale_work_dirs(base_path) == [dead]
+    assert os.path.isdir(live) and not os.path.exists(dead)
+    assert list_versions(base_path) == []
+
+
+# -- signature keys --------------------------------------------------------------
+
+
+_KEYS_SCRIPT = """
+import sys, keras
+from keras_apps.export import export_for_serving
+for _ in range(int(sys.argv[2])):  # shift Keras' automatic names
+    i = keras.Input((2,))
+    keras.Model(i, keras.layers.Dense(1)(i))
+a = keras.Input((4,))
+b = keras.Input((3,))
+h = keras.layers.Concatenate()([a, b])
+model = keras.Model([a, b], [keras.layers.Dense(2)(h), keras.layers.Dense(1)(h)])
+info = export_for_serving(model, sys.argv[1]).signatures["serving_default"]
+print(sorted(info.inputs), sorted(info.outputs))
+"""
+
+
+@pytest.mark.slow
+def test_keys_are_equal_across_processes(tmp_path):
+    env = {**os.environ, "PYTHONPATH": REPO}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _KEYS_SCRIPT, str(tmp_path / f"m{n}"), str(n)],
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        for n in (0, 5)
+    ]
+    outputs = [p.communicate(timeout=120)[0].strip() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0]
+    assert outputs[0] == outputs[1]
+    assert outputs[0] == "['input_0', 'input_1'] ['output_0', 'output_1']"
+
+
+def test_keys_are_stable_within_a_process_and_ignore_auto_names(tmp_path):
+    keys = []
+    for n in range(2):
+        keras.Input((2,))  # every call advances the automatic tensor names
+        info = export_for_serving(dense_model(), str(tmp_path / f"m{n}")).signatures
+        keys.append(
+            (
+                sorted(info["serving_default"].inputs),
+                sorted(info["serving_default"].outputs),
+            )
+        )
+    assert keys[0] == keys[1] == (["input"], ["output"])
+
+
+def test_named_inputs_and_dict_outputs_keep_their_names(base_path):
+    keras.utils.set_random_seed(0)
+    image = keras.Input((4,), name="features")
+    extra = keras.Input((2,), name="extra")
+    joined = keras.layers.Concatenate()([image, extra])
+    model = keras.Model(
+        {"features": image, "extra": extra},
+        {
+            "class_logits": keras.layers.Dense(3)(joined),
+            "box": keras.layers.Dense(4)(joined),
+        },
+    )
+    inputs = {
+        "features": np.random.default_rng(1).standard_normal((2, 4)).astype("float32"),
+        "extra": np.random.default_rng(2).standard_normal((2, 2)).astype("float32"),
+    }
+    result = export_for_serving(model, base_path, warmup_inputs=inputs)
+    info = result.signatures["serving_default"]
+    assert sorted(info.inputs) == ["extra", "features"]
+    assert sorted(info.outputs) == ["box", "class_logits"]
+    assert info.inputs["features"].shape == (None, 4)
+    assert info.outputs["box"].dtype == "float32"
+    reloaded = tf.saved_model.load(result.path)
+    outputs = reloaded.signatures["serving_default"](
+        **{k: tf.constant(v) for k, v in inputs.items()}
+    )
+    expected = _reference(model, inputs)
+    for key in ("box", "class_logits"):
+        np.testing.assert_allclose(outputs[key], expected[key], atol=1e-6)
+
+
+def test_named_output_layers_and_given_names(tmp_path):
+    inputs = keras.Input((4,), name="x")
+    hidden = keras.layers.Dense(4)(inputs)
+    model = keras.Model(
+        inputs,
+        [keras.layers.Dense(2, name="logits")(hidden), keras.layers.Dense(1)(hidden)],
+    )
+    info = export_for_serving(model, str(tmp_path / "a")).signatures["serving_default"]
+    assert sorted(info.inputs) == ["x"]
+    assert sorted(info.outputs) == ["logits", "output_1"]
+    info = export_for_serving(
+        model, str(tmp_path / "b"), input_names=["features"], output_names=["p", "q"]
+    ).signatures["serving_default"]
+    assert sorted(info.inputs) == ["features"]
+    assert info.outputs == {
+        "p": info.outputs["p"],
+        "q": info.outputs["q"],
+    }
+    assert info.outputs["p"].shape == (None, 2) and info.outputs["q"].shape == (None, 1)
+
+
+# -- model kinds -------------------------------------------------------------------
+
+
+class TinySubclassed(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = keras.layers.Dense(5, activation="tanh")
+        self.out = keras.layers.Dense(2)
+
+    def call(self, inputs):
+        return self.out(self.hidden(inputs))
+
+
+def test_sequential_and_subclassed_models(tmp_path, batch):
+    sequential = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(3, activation="relu"),
+            keras.layers.Dense(2),
+        ]
+    )
+    subclassed = TinySubclassed()
+    subclassed(batch)
+    for name, model in (("seq", sequential), ("sub", subclassed)):
+        result = export_for_serving(model, str(tmp_path / name))
+        info = result.signatures["serving_default"]
+        assert sorted(info.inputs) == ["input"] and sorted(info.outputs) == ["output"]
+        assert result.validation["serving_default"] < 1e-5
+        reloaded = tf.saved_model.load(result.path)
+        got = reloaded.signatures["serving_default"](input=tf.constant(batch))["output"]
+        np.testing.assert_allclose(got, _reference(model, batch), atol=1e-6)
+
+
+def test_model_with_tfsm_layer(tmp_path, batch):
+    inner = dense_model()
+    inner_path = str(tmp_path / "inner")
+    inner.export(inner_path, format="tf_saved_model", verbose=False)
+    inputs = keras.Input((4,))
+    features = keras.layers.TFSMLayer(inner_path, call_endpoint="serve")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(features))
+    result = export_for_serving(model, str(tmp_path / "outer"), warmup_inputs=batch)
+    assert result.validation["serving_default"] < 1e-5
+    assert sorted(result.signatures["serving_default"].outputs) == ["head"]
+    reloaded = tf.saved_model.load(result.path)
+    got = reloaded.signatures["serving_default"](input=tf.constant(batch))["head"]
+    np.testing.assert_allclose(got, _reference(model, batch), atol=1e-6)
+
+
+# -- validation and tools -------------------------------------------------------------
+
+
+def test_validation_reports_every_signature(base_path):
+    from conftest import image_model
+
+    result = export_for_serving(image_model(), base_path, image_bytes_signature=True)
+    assert (
+        set(result.validation)
+        == set(result.signatures)
+        == {
+            "serving_default",
+            "serving_image_bytes",
+            "serving_image_uint8",
+        }
+    )
+    assert result.max_abs_diff is not None and result.max_abs_diff < 1e-5
+    assert "validation: max abs diff" in result.describe()
+    skipped = export_for_serving(image_model(), base_path, validate=False)
+    assert skipped.validation == {} and skipped.max_abs_diff is None
+
+
+@pytest.mark.slow
+def test_saved_model_cli_reads_the_export(base_path):
+    from conftest import image_model
+
+    result = export_for_serving(image_model(), base_path, image_bytes_signature=True)
+    cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+    shown = subprocess.run(
+        [cli, "show", "--all", "--dir", result.path],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    for name in result.signatures:
+        assert f"signature_def['{name}']" in shown
+    assert "inputs['pixels']" in shown
+    assert "inputs['image_bytes']" in shown
+    assert "outputs['scores']" in shown
+
+
+# -- errors ----------------------------------------------------------------------------
+
+
+def test_bad_arguments_give_clear_errors(tmp_path, batch):
+    model = dense_model()
+    with pytest.raises(
+        TypeError, match="Expected a Keras model.*Received: model of type"
+    ):
+        export_for_serving(keras.layers.Dense(2), str(tmp_path / "m"))
+    with pytest.raises(ValueError, match="unbuilt"):
+        export_for_serving(
+            keras.Sequential([keras.layers.Dense(2)]), str(tmp_path / "m")
+        )
+    for version in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="positive integer"):
+            export_for_serving(model, str(tmp_path / "m"), version=version)
+    with pytest.raises(
+        ValueError, match=r"warmup_inputs: expected input 'input' of shape"
+    ):
+        export_for_serving(model, str(tmp_path / "m"), warmup_inputs=np.ones((2, 5)))
+    with pytest.raises(ValueError, match="Expected 1 input name"):
+        export_for_serving(model, str(tmp_path / "m"), input_names=["a", "b"])
+    with pytest.raises(ValueError, match="Expected distinct output names"):
+        two = keras.Model(model.inputs, [model.outputs[0], model.outputs[0]])
+        export_for_serving(two, str(tmp_path / "m"), output_names=["y", "y"])
+    with pytest.raises(ValueError, match="starting with a letter"):
+        export_for_serving(model, str(tmp_path / "m"), input_names=["0bad"])
+    with pytest.raises(ValueError, match="one float image input"):
+        export_for_serving(model, str(tmp_path / "m"), image_bytes_signature=True)
+    file_path = tmp_path / "a_file"
+    file_path.write_text("x")
+    with pytest.raises(NotADirectoryError, match="Expected `base_path` to be a folder"):
+        export_for_serving(model, str(file_path))
+    # Nothing half-made is left by any refused call.
+    assert not os.path.exists(tmp_path / "m") or os.listdir(tmp_path / "m") == []
+
+
+def test_unwritable_base_path():
+    # /proc refuses new folders even to root, unlike a chmod-ed folder.
+    with pytest.raises(OSError, match="Choose a writable `base_path`"):
+        export_for_serving(dense_model(), "/proc/keras_apps_export/model")
