@@ -77,7 +77,8 @@ class LocalResponseNormalization(keras.layers.Layer):
     ...     depth_radius=1, bias=1.0, alpha=1.0, beta=1.0
     ... )
     >>> x = np.array([[[[1.0, 2.0, 0.0]]]], dtype="float32")
-    >>> np.round(np.asarray(layer(x)), 4).tolist()  # 1/(1+1+4), 2/(1+1+4+0)
+    >>> y = np.asarray(layer(x), dtype="float64")
+    >>> np.round(y, 4).tolist()  # 1 / (1 + 1 + 4), 2 / (1 + 1 + 4 + 0), 0
     [[[[0.1667, 0.3333, 0.0]]]]
 
     Reference:
