@@ -15,6 +15,9 @@ _LAZY = {
     "decode_tensor": "keras_apps.serving.codec",
     "PredictClient": "keras_apps.serving.client",
     "ServingError": "keras_apps.serving.client",
+    "ModelNotFoundError": "keras_apps.serving.client",
+    "InvalidInputError": "keras_apps.serving.client",
+    "ServerUnavailableError": "keras_apps.serving.client",
     "LocalModelServer": "keras_apps.serving.server",
     "tf_serving_command": "keras_apps.serving.container",
 }
