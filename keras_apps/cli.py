@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 
 def _add_version(subparsers: argparse._SubParsersAction) -> None:
@@ -87,15 +88,20 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     from keras_apps.serving.server import LocalModelServer
 
-    server = LocalModelServer(
-        model_base_path=args.model_base_path,
-        model_name=args.model_name,
-        model_config_file=args.model_config_file,
-        host=args.host,
-        port=args.port,
-        file_system_poll_wait_seconds=args.poll_seconds,
-        max_message_bytes=args.max_message_bytes,
-    )
+    try:
+        server = LocalModelServer(
+            model_base_path=args.model_base_path,
+            model_name=args.model_name,
+            model_config_file=args.model_config_file,
+            host=args.host,
+            port=args.port,
+            file_system_poll_wait_seconds=args.poll_seconds,
+            max_message_bytes=args.max_message_bytes,
+        )
+        server.start()
+    except (OSError, ValueError) as error:
+        print(f"keras-apps serve: {error}", file=sys.stderr)
+        return 1
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -107,7 +113,6 @@ def _run_serve(args: argparse.Namespace) -> int:
             stop.set()
 
         threading.Thread(target=watch_stdin, daemon=True).start()
-    server.start()
     try:
         print(
             f"keras-apps serve: serving {', '.join(server.model_names)} at "
@@ -155,6 +160,223 @@ def _run_serve_docker(args: argparse.Namespace) -> int:
     return subprocess.call(command)
 
 
+def _add_predict(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predict",
+        help="send images or .npy files to a served model and print its answer",
+        description=(
+            "Reads images (any format Pillow opens; resized to the signature's "
+            "height and width) or .npy arrays, sends them in one Predict request "
+            "and prints the top classes of each classification output (or the "
+            "values of other outputs)."
+        ),
+    )
+    parser.add_argument("--target", default="127.0.0.1:8500", help="HOST:PORT")
+    parser.add_argument("--model", required=True, help="served model name")
+    parser.add_argument("--signature", default="serving_default")
+    parser.add_argument("--version", type=int, help="default: the latest served")
+    parser.add_argument("--input", dest="input_name", help="signature input to feed")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="multiply image pixels (0..255) by this, e.g. 0.00392 for 0..1",
+    )
+    parser.add_argument("--top", type=int, default=5, help="classes to print")
+    parser.add_argument("--labels", help="text file with one class name per line")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds")
+    parser.add_argument("files", nargs="+", help="images or .npy files")
+    parser.set_defaults(handler=_run_predict)
+
+
+def _load_inputs(files: Sequence[str], spec: Any, scale: float) -> Any:
+    import numpy as np
+
+    shape = spec.shape
+    arrays = []
+    for path in files:
+        if path.endswith(".npy"):
+            array = np.load(path, allow_pickle=False)
+            if shape is not None and array.ndim == len(shape) - 1:
+                array = array[None]
+        else:
+            from PIL import Image
+
+            if shape is None or len(shape) != 4:
+                raise ValueError(
+                    f"{path}: images need a (batch, height, width, channels) input; "
+                    f"the signature input has shape {shape}. Pass a .npy file."
+                )
+            _, height, width, channels = shape
+            with Image.open(path) as opened:
+                image = opened.convert("L" if channels == 1 else "RGB")
+            if height is not None and width is not None:
+                image = image.resize((width, height), Image.Resampling.BILINEAR)
+            array = np.asarray(image, dtype="float32")
+            if channels == 1:
+                array = array[..., None]
+            array = array[None] * scale
+            if spec.dtype == np.uint8:
+                array = np.clip(np.rint(array), 0, 255).astype("uint8")
+        arrays.append(array)
+    return np.concatenate(arrays, axis=0)
+
+
+def _run_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from keras_apps.serving.client import PredictClient, ServingError
+
+    labels = None
+    if args.labels:
+        with open(args.labels, encoding="utf-8") as file:
+            labels = [line.strip() for line in file if line.strip()]
+    try:
+        with PredictClient(
+            args.target,
+            args.model,
+            signature_name=args.signature,
+            version=args.version,
+            timeout=args.timeout,
+        ) as client:
+            metadata = client.metadata()
+            names = sorted(metadata.inputs)
+            name = args.input_name or (names[0] if len(names) == 1 else None)
+            if name not in metadata.inputs:
+                print(
+                    f"keras-apps predict: choose the input with --input; the "
+                    f"signature {args.signature!r} has inputs {names}",
+                    file=sys.stderr,
+                )
+                return 2
+            batch = _load_inputs(args.files, metadata.inputs[name], args.scale)
+            outputs = client.predict({name: batch})
+    except (ServingError, ValueError, OSError) as error:
+        print(f"keras-apps predict: {error}", file=sys.stderr)
+        return 1
+    print(f"model {metadata.model_name} version {metadata.version} at {args.target}")
+    for index, path in enumerate(args.files):
+        for key in sorted(outputs):
+            values = np.asarray(outputs[key])[index]
+            if values.ndim == 1 and values.size > 1 and values.dtype.kind == "f":
+                order = np.argsort(values)[::-1][: args.top]
+                top = ", ".join(
+                    f"{labels[i] if labels and i < len(labels) else i}"
+                    f" ({values[i]:.4f})"
+                    for i in order
+                )
+                print(f"{path}  {key}: {top}")
+            else:
+                text = np.array2string(values, precision=4, threshold=20)
+                print(f"{path}  {key}: {text}")
+    return 0
+
+
+def _add_status(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "status", help="print the state of each version of a served model"
+    )
+    parser.add_argument("--target", default="127.0.0.1:8500", help="HOST:PORT")
+    parser.add_argument("--model", required=True, help="served model name")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        help="wait up to this many seconds for a version to be AVAILABLE",
+    )
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds")
+    parser.set_defaults(handler=_run_status)
+
+
+def _run_status(args: argparse.Namespace) -> int:
+    from keras_apps.serving.client import PredictClient, ServingError
+
+    try:
+        with PredictClient(args.target, args.model, timeout=args.timeout) as client:
+            if args.wait > 0:
+                client.wait_until_available(timeout=args.wait)
+            versions = client.status()
+    except ServingError as error:
+        print(f"keras-apps status: {error}", file=sys.stderr)
+        return 1
+    print(f"model {args.model} at {args.target}")
+    for item in sorted(versions, key=lambda v: v.version, reverse=True):
+        line = f"  version {item.version}: {item.state}"
+        if item.error_code != "OK":
+            line += f" ({item.error_code}: {item.error_message})"
+        print(line)
+    return 0 if any(v.state == "AVAILABLE" for v in versions) else 1
+
+
+def _add_export(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "export",
+        help="export a .keras model as a versioned SavedModel for TF Serving",
+    )
+    parser.add_argument("model", help="the .keras file to export")
+    parser.add_argument(
+        "base_path", help="the model folder for TF Serving; versions go in BASE_PATH/N"
+    )
+    parser.add_argument(
+        "--version", type=int, default=None, help="version number (default: next)"
+    )
+    parser.add_argument(
+        "--image-bytes",
+        action="store_true",
+        help="add signatures taking encoded JPEG/PNG bytes and uint8 pixels",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=0,
+        metavar="N",
+        help="write N warmup requests of random inputs (at most 1000)",
+    )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an existing version"
+    )
+    parser.add_argument(
+        "--model-name", default=None, help="served name (default: BASE_PATH's name)"
+    )
+    parser.add_argument(
+        "--no-validate", action="store_true", help="skip the reload-and-compare check"
+    )
+    parser.set_defaults(handler=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    import keras
+
+    import keras_apps.layers  # noqa: F401  (registers custom objects)
+    import keras_apps.models  # noqa: F401
+    from keras_apps.export import export_for_serving
+    from keras_apps.export.saved_model import sample_inputs
+    from keras_apps.export.signatures import plan_inputs
+
+    try:
+        if args.warmup < 0:
+            raise ValueError(f"Expected --warmup >= 0. Received: {args.warmup}")
+        model = keras.saving.load_model(args.model)
+        warmup = None
+        if args.warmup:
+            warmup = sample_inputs(plan_inputs(model), batch_size=args.warmup)
+        result = export_for_serving(
+            model,
+            args.base_path,
+            version=args.version,
+            image_bytes_signature=args.image_bytes,
+            warmup_inputs=warmup,
+            validate=not args.no_validate,
+            overwrite=args.overwrite,
+            model_name=args.model_name,
+        )
+    except (ValueError, TypeError, OSError) as error:
+        print(f"keras-apps export: {error}", file=sys.stderr)
+        return 1
+    print(result.describe())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-apps",
@@ -165,6 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_version(subparsers)
     _add_serve(subparsers)
+    _add_predict(subparsers)
+    _add_status(subparsers)
+    _add_export(subparsers)
     return parser
 
 

@@ -38,6 +38,7 @@ import atexit
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -386,8 +387,14 @@ class _ServedModel:
         self._versions: dict[int, _LoadedVersion] = {}
         self._states: dict[int, tuple[int, int, str]] = {}
         self._failed: dict[int, float] = {}
+        self._refresh_lock = threading.Lock()
 
     def refresh(self) -> None:
+        # One scan at a time: the poller, refresh() and config reloads share it.
+        with self._refresh_lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         available = _list_versions(self.config.base_path)
         wanted = self.config.select(sorted(available))
         with self._lock:
@@ -1136,6 +1143,7 @@ class ServerProcess:
         self.log_path = log_path
         self._workdir = workdir
         self._port: int | None = None
+        self._final_logs: str | None = None
         with ServerProcess._live_lock:
             ServerProcess._live.add(self)
 
@@ -1164,6 +1172,8 @@ class ServerProcess:
 
     def logs(self) -> str:
         """What the child wrote to stdout and stderr so far."""
+        if self._final_logs is not None:
+            return self._final_logs
         try:
             return self.log_path.read_text(errors="replace")
         except FileNotFoundError:
@@ -1213,6 +1223,9 @@ class ServerProcess:
                 process.stdin.close()
         with ServerProcess._live_lock:
             ServerProcess._live.discard(self)
+        if self._final_logs is None:
+            self._final_logs = self.logs()
+            shutil.rmtree(self._workdir, ignore_errors=True)
         return process.returncode
 
     def __enter__(self) -> ServerProcess:

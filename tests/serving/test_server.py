@@ -522,3 +522,11 @@ def test_string_tensors_use_string_val():
     proto = ndarray_to_tensor_proto(np.array([b"a", b"bc"], dtype=object))
     assert list(proto.string_val) == [b"a", b"bc"]
     np.testing.assert_array_equal(tf.make_ndarray(proto), [b"a", b"bc"])
+
+
+def test_cli_serve_reports_a_missing_base_path(tmp_path, capsys):
+    from keras_apps import cli
+
+    missing = str(tmp_path / "missing")
+    assert cli.main(["serve", "--model-base-path", missing, "--port", "0"]) == 1
+    assert "does not exist" in capsys.readouterr().err
