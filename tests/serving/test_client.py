@@ -443,6 +443,48 @@ def test_tls_uses_a_secure_channel(monkeypatch):
     assert seen["options"]["grpc.max_receive_message_length"] == 12345
 
 
+def _self_signed_certificate(directory):
+    key, cert = directory / "key.pem", directory / "cert.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec",
+            "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return key.read_bytes(), cert.read_bytes()
+
+
+def test_tls_round_trip_with_a_real_certificate(tmp_path):
+    key, cert = _self_signed_certificate(tmp_path)
+    servicer = DoublingServicer()
+    tls_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        servicer, tls_server
+    )
+    port = tls_server.add_secure_port(
+        "127.0.0.1:0", grpc.ssl_server_credentials([(key, cert)])
+    )
+    tls_server.start()
+    try:
+        x = np.arange(6, dtype=np.float32).reshape(2, 3)
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert)
+        with PredictClient(
+            f"127.0.0.1:{port}", MODEL, credentials=credentials, timeout=5.0
+        ) as client:
+            np.testing.assert_array_equal(client.predict(x)["y"], 2 * x)
+        # Without the certificate the handshake fails: no plaintext fallback.
+        with PredictClient(f"127.0.0.1:{port}", MODEL, timeout=1.0) as plain:
+            with pytest.raises(ServerUnavailableError):
+                plain.predict(x)
+    finally:
+        tls_server.stop(grace=None)
+
+
 def test_closed_client_raises(service):
     client = _client(service)
     with client:
