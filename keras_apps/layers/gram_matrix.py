@@ -89,18 +89,14 @@ class GramMatrix(keras.layers.Layer):
         if normalize is not None and normalize not in NORMALIZATIONS:
             raise ValueError(
                 "Expected `normalize` to be None or one of "
-                f"{', '.join(repr(n) for n in NORMALIZATIONS)}. "
+                f"{', '.join(repr(n) for n in NORMALIZATIONS)} (see the "
+                f"GramMatrix docstring for the factor each applies). "
                 f"Received: normalize={normalize!r}"
             )
         self.normalize = normalize
 
     def build(self, input_shape: Shape) -> None:
-        if len(input_shape) != 4:
-            raise ValueError(
-                "GramMatrix expects channels-last feature maps of rank 4, "
-                "(batch, height, width, channels). "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
+        _check_rank(input_shape)
         self.built = True
 
     def call(self, inputs: Tensor) -> Tensor:
@@ -122,12 +118,7 @@ class GramMatrix(keras.layers.Layer):
         return gram
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        if len(input_shape) != 4:
-            raise ValueError(
-                "GramMatrix expects channels-last feature maps of rank 4, "
-                "(batch, height, width, channels). "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
+        _check_rank(input_shape)
         channels = input_shape[-1]
         return (input_shape[0], channels, channels)
 
@@ -135,3 +126,13 @@ class GramMatrix(keras.layers.Layer):
         config = super().get_config()
         config.update({"normalize": self.normalize})
         return config
+
+
+def _check_rank(input_shape: Shape) -> None:
+    if len(input_shape) != 4:
+        raise ValueError(
+            "GramMatrix expects channels-last feature maps of rank 4, "
+            "(batch, height, width, channels), such as the output of a Conv2D "
+            "layer; add a batch axis to a single image's maps. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )

@@ -148,6 +148,7 @@ def _check_rank(input_shape: Shape) -> None:
     if len(input_shape) != 4:
         raise ValueError(
             "LocalResponseNormalization expects channels-last inputs of rank 4, "
-            "(batch, height, width, channels). "
+            "(batch, height, width, channels), such as the output of a Conv2D "
+            "layer. "
             f"Received: input_shape={tuple(input_shape)}"
         )

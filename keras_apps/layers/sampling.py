@@ -106,7 +106,8 @@ def _check_shapes(input_shape: Any) -> tuple[Shape, Shape]:
     )
     if not compatible:
         raise ValueError(
-            "Sampling expects z_mean and z_log_var of the same shape. "
+            "Sampling expects z_mean and z_log_var of the same shape (give "
+            "the two encoder heads the same number of units). "
             f"Received: z_mean.shape={mean_shape}, z_log_var.shape={log_var_shape}"
         )
     return mean_shape, log_var_shape
