@@ -1,6 +1,10 @@
 """The declared TF Serving messages against the official ones, field by field
 and byte for byte."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -284,3 +288,28 @@ def test_left_out_fields_survive_a_round_trip():
     ours = protos.PredictRequest.FromString(official.SerializeToString())
     back = predict_pb2.PredictRequest.FromString(ours.SerializeToString())
     assert back.client_id == b"abc"
+
+
+@pytest.mark.slow  # imports TensorFlow in a fresh interpreter (4-11 s)
+def test_declared_before_official_in_one_process():
+    """Importing the declared messages first must not break the official ones."""
+    code = (
+        "from keras_apps.serving import encode_tensor, protos\n"
+        "from tensorflow_serving.apis import predict_pb2\n"
+        "import numpy as np\n"
+        "ours = protos.PredictRequest()\n"
+        "ours.model_spec.name = 'm'\n"
+        "encode_tensor(np.arange(3.0), out=ours.inputs['x'])\n"
+        "theirs = predict_pb2.PredictRequest.FromString(ours.SerializeToString())\n"
+        "assert theirs.model_spec.name == 'm', theirs\n"
+        "assert theirs.inputs['x'].tensor_shape.dim[0].size == 3, theirs\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
