@@ -36,7 +36,10 @@ class PreActResNet(keras.Model):
     The ``"imagenet"`` stem is a 7x7/2 convolution, batch normalization,
     ReLU and a 3x3/2 max-pool (as in the authors' pre-activation ImageNet
     code); the ``"cifar"`` stem is one 3x3 convolution of stride 1, for small
-    images. Convolutions have no bias.
+    images. Every unit, the first one included, keeps its own batch
+    normalization and ReLU (the authors' code skips them in the unit right
+    after the ImageNet stem; ``keras.applications.ResNet50V2`` has no stem
+    batch normalization instead). Convolutions have no bias.
 
     Args:
         depth: 18, 34 (basic units), 50, 101 or 152 (bottleneck units). Used
