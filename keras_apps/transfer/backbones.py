@@ -231,7 +231,7 @@ _APPLICATIONS: dict[str, _Application] = {
 }
 
 _KERAS_CV_PREFIX = "keras_cv."
-_URL_FETCH_FAILURE = re.compile(r"URL fetch failure on (\S+?):")
+_URL_FETCH_FAILURE = re.compile(r"URL fetch failure on (\S+): ")
 
 # Per-channel statistics of ImageNet, as keras.applications uses them.
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -453,9 +453,9 @@ def load_backbone(
         )
     raise ValueError(
         f"Unknown backbone {name!r}. Expected one of the keras.applications "
-        f"names {sorted(_APPLICATIONS)}, 'keras_cv.<BackboneClass>' with one of "
-        f"{_keras_cv_generic_backbones()}, a TF Hub / Kaggle URL, or an existing "
-        "SavedModel directory."
+        f"names {sorted(_APPLICATIONS)}, a keras-cv backbone built from explicit "
+        f"arguments {[_KERAS_CV_PREFIX + n for n in _keras_cv_generic_backbones()]}, "
+        "a TF Hub / Kaggle URL, or an existing SavedModel directory."
     )
 
 
@@ -534,7 +534,9 @@ def _load_application(
         raise _weights_unavailable(key, match.group(1), error) from error
     if weights not in (None, "imagenet"):
         model.load_weights(os.path.expanduser(weights))
-    return model
+    # keras.applications lists the inputs when given `input_tensor`; a single
+    # input keeps calls on a plain tensor free of structure warnings.
+    return keras.Model(inputs, model.outputs[0], name=model.name)
 
 
 def _weights_unavailable(key: str, origin: str, error: Exception) -> Exception:
