@@ -1,3 +1,5 @@
 """Keras callbacks shipped with keras-apps."""
 
-__all__: list[str] = []
+from keras_apps.callbacks.gradual_unfreezing import GradualUnfreezing
+
+__all__: list[str] = ["GradualUnfreezing"]
