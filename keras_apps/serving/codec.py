@@ -282,6 +282,13 @@ def decode_tensor(proto: Any) -> np.ndarray:
     num_elements = int(np.prod(shape, dtype=np.int64))
     number = proto.dtype
     if number == DT_STRING:
+        if proto.tensor_content:
+            raise ValueError(
+                "String tensors are read from string_val; this DT_STRING "
+                "TensorProto carries tensor_content instead, which TF Serving "
+                "does not send. Received "
+                f"{len(proto.tensor_content)} bytes of tensor_content."
+            )
         values = np.empty(len(proto.string_val), dtype=object)
         values[:] = list(proto.string_val)
         return _fill(values, shape, num_elements, "string_val")

@@ -95,6 +95,28 @@ def test_bytes_equal_tensorflow_where_it_uses_tensor_content(dtype):
     assert ours == official
 
 
+@pytest.mark.parametrize(
+    "value",
+    [
+        np.arange(6, dtype=np.float32).reshape(2, 3),
+        np.array([True, False, True]),
+        np.array([1 + 2j, -3j], np.complex64),
+        np.array(7, np.int64),
+        np.array([1.5, -2], ml_dtypes.bfloat16),
+        np.array([b"ab", b"", b"xyz"], dtype=object),
+    ],
+    ids=["float32", "bool", "complex64", "scalar-int64", "bfloat16", "strings"],
+)
+def test_decodes_tensorflow_cpp_serialization(value):
+    """tf.io.serialize_tensor runs TensorFlow's C++ Tensor::AsProtoTensorContent."""
+    serialized = tf.io.serialize_tensor(tf.constant(value)).numpy()
+    decoded = decode_tensor(protos.TensorProto.FromString(serialized))
+    if value.dtype == object:
+        assert decoded.tolist() == value.tolist()
+    else:
+        _assert_same(decoded, value)
+
+
 def test_tensor_content_is_used_for_numbers():
     array = np.arange(12, dtype=np.float32).reshape(3, 4)
     proto = encode_tensor(array)
@@ -235,6 +257,10 @@ def test_decode_errors_are_clear():
     unknown.tensor_shape.dim[0].size = -1
     with pytest.raises(ValueError, match="fully known shape"):
         decode_tensor(unknown)
+    strings = encode_tensor(np.array([b"a"], dtype=object))
+    strings.tensor_content = b"\x01a"
+    with pytest.raises(ValueError, match="string_val"):
+        decode_tensor(strings)
     resource = protos.TensorProto(dtype=protos.DataType.Value("DT_RESOURCE"))
     with pytest.raises(TypeError, match="DT_RESOURCE"):
         decode_tensor(resource)
