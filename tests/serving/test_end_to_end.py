@@ -21,6 +21,7 @@ import textwrap
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 import keras
@@ -294,3 +295,38 @@ def test_spawn_reports_a_child_that_cannot_serve(tmp_path):
     with pytest.raises(RuntimeError, match="does not exist") as info:
         LocalModelServer.spawn(tmp_path / "missing", "missing", startup_timeout=60)
     assert "exited with status" in str(info.value)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie waiting for its reaper is not serving anymore.
+    stat_path = Path(f"/proc/{pid}/stat")
+    return not (stat_path.exists() and stat_path.read_text().split()[2] == "Z")
+
+
+@pytest.mark.slow
+def test_child_stops_when_its_parent_dies_without_cleanup(served):
+    """The parent exits with os._exit (no atexit): the child still stops."""
+    _, root, _ = served
+    script = textwrap.dedent(
+        f"""
+        import os
+        from keras_apps.serving.server import LocalModelServer
+        handle = LocalModelServer.spawn({str(root / "tiny")!r}, "tiny")
+        print(handle.pid, flush=True)
+        os._exit(0)
+        """
+    )
+    parent = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert parent.returncode == 0, parent.stderr
+    child_pid = int(parent.stdout.split()[-1])
+    _wait_for(lambda: not _alive(child_pid), timeout=30)

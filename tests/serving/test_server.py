@@ -530,3 +530,10 @@ def test_cli_serve_reports_a_missing_base_path(tmp_path, capsys):
     missing = str(tmp_path / "missing")
     assert cli.main(["serve", "--model-base-path", missing, "--port", "0"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_default_message_limit_fits_a_batch_of_32_imagenet_images():
+    from keras_apps.serving.server import DEFAULT_MAX_MESSAGE_BYTES
+
+    batch_bytes = 32 * 224 * 224 * 3 * 4  # 19.3 MB of float32
+    assert DEFAULT_MAX_MESSAGE_BYTES >= batch_bytes + 1024
