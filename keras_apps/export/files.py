@@ -28,8 +28,9 @@ STALE_FOREIGN_SECONDS = 24 * 3600
 
 _VERSION_RE = re.compile(r"^[0-9]+$")
 _WORK_DIR_RE = re.compile(
-    rf"^(?:{re.escape(TEMP_PREFIX)}|{re.escape(OLD_PREFIX)})"
-    r"-(?P<host>[A-Za-z0-9_.\-]*)-(?P<pid>[0-9]+)-[0-9a-f]+$"
+    rf"^(?P<kind>{re.escape(TEMP_PREFIX)}|{re.escape(OLD_PREFIX)})"
+    r"(?:-v(?P<version>[0-9]+))?"
+    r"-(?P<host>[A-Za-z0-9_.]*)-(?P<pid>[0-9]+)-[0-9a-f]+$"
 )
 
 
@@ -37,13 +38,15 @@ def _host() -> str:
     return re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname())
 
 
-def work_dir_name(prefix: str) -> str:
+def work_dir_name(prefix: str, version: int | None = None) -> str:
     """A name for a working folder beside a version: hidden, never all digits.
 
     The name carries the host and the process id, so that a later export can
-    tell the leftovers of a dead process from the work of a live one.
+    tell the leftovers of a dead process from the work of a live one, and for
+    a version moved aside during an overwrite, that version's number.
     """
-    return f"{prefix}-{_host()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    tag = "" if version is None else f"-v{version}"
+    return f"{prefix}{tag}-{_host()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
 
 
 def list_versions(base_path: str) -> list[int]:
@@ -83,8 +86,9 @@ def clean_stale_work_dirs(base_path: str) -> list[str]:
     """Removes working folders left behind by exports that died.
 
     A folder made on this host is stale when its process is gone; one made on
-    another host (a shared file system) when it is older than a day. Returns
-    the removed paths.
+    another host (a shared file system) when it is older than a day. A version
+    that a dead overwrite had moved aside and not replaced is put back.
+    Returns the paths removed or restored.
     """
     removed: list[str] = []
     if not os.path.isdir(base_path):
@@ -101,14 +105,24 @@ def clean_stale_work_dirs(base_path: str) -> list[str]:
         else:
             with contextlib.suppress(OSError):
                 stale = now - entry.stat().st_mtime > STALE_FOREIGN_SECONDS
-        if stale:
-            if entry.is_dir(follow_symlinks=False):
-                shutil.rmtree(entry.path, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    os.remove(entry.path)
-            logger.info("Removed the leftover of a dead export: %s", entry.path)
+        if not stale:
+            continue
+        version = match["version"]
+        restore = os.path.join(base_path, version) if version else None
+        if restore and match["kind"] == OLD_PREFIX and not os.path.lexists(restore):
+            # The export died between moving the old version aside and moving
+            # the new one in: put the old one back rather than lose it.
+            os.rename(entry.path, restore)
+            logger.warning("Restored version %s of a dead overwrite", version)
             removed.append(entry.path)
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.remove(entry.path)
+        logger.info("Removed the leftover of a dead export: %s", entry.path)
+        removed.append(entry.path)
     return removed
 
 

@@ -458,7 +458,7 @@ def _move_into_place(
         return version
     if not overwrite:
         _refuse_existing(base_path, version, overwrite)
-    old = os.path.join(base_path, files.work_dir_name(files.OLD_PREFIX))
+    old = os.path.join(base_path, files.work_dir_name(files.OLD_PREFIX, version))
     os.rename(target, old)
     try:
         os.rename(work_dir, target)

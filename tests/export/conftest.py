@@ -25,6 +25,18 @@ def image_model(channels: int = 3, size: int = 8) -> keras.Model:
     return keras.Model(inputs, keras.layers.Dense(2, name="scores")(x))
 
 
+@pytest.fixture(scope="session")
+def make_dense_model():
+    """`dense_model` as a fixture (test modules are imported by path)."""
+    return dense_model
+
+
+@pytest.fixture(scope="session")
+def make_image_model():
+    """`image_model` as a fixture."""
+    return image_model
+
+
 @pytest.fixture
 def base_path(tmp_path):
     return os.path.join(str(tmp_path), "model")

@@ -6,7 +6,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import dense_model
 
 from keras_apps.export import (
     ExportResult,
@@ -33,8 +32,10 @@ def _visible(base_path):
 # -- versions ----------------------------------------------------------------
 
 
-def test_versions_count_up_and_explicit_versions_continue(base_path, batch):
-    model = dense_model()
+def test_versions_count_up_and_explicit_versions_continue(
+    base_path, batch, make_dense_model
+):
+    model = make_dense_model()
     first = export_for_serving(model, base_path)
     second = export_for_serving(model, base_path)
     fifth = export_for_serving(model, base_path, version=5)
@@ -57,8 +58,10 @@ def test_versions_count_up_and_explicit_versions_continue(base_path, batch):
         )
 
 
-def test_existing_version_is_refused_unless_overwrite(base_path, batch):
-    old_model, new_model = dense_model(seed=0), dense_model(seed=1)
+def test_existing_version_is_refused_unless_overwrite(
+    base_path, batch, make_dense_model
+):
+    old_model, new_model = make_dense_model(seed=0), make_dense_model(seed=1)
     export_for_serving(old_model, base_path, version=3)
     with pytest.raises(FileExistsError, match="Version 3 already exists"):
         export_for_serving(new_model, base_path, version=3)
@@ -77,8 +80,8 @@ def test_existing_version_is_refused_unless_overwrite(base_path, batch):
 # -- atomicity -----------------------------------------------------------------
 
 
-def test_failure_mid_write_leaves_nothing(base_path, monkeypatch):
-    model = dense_model()
+def test_failure_mid_write_leaves_nothing(base_path, monkeypatch, make_dense_model):
+    model = make_dense_model()
     export_for_serving(model, base_path)
     original = tf.saved_model.save
     seen = {}
@@ -97,8 +100,8 @@ def test_failure_mid_write_leaves_nothing(base_path, monkeypatch):
     assert export_for_serving(model, base_path).version == 2
 
 
-def test_failed_validation_leaves_nothing(base_path, monkeypatch):
-    model = dense_model()
+def test_failed_validation_leaves_nothing(base_path, monkeypatch, make_dense_model):
+    model = make_dense_model()
 
     def broken(*args, **kwargs):
         raise ExportValidationError("simulated mismatch")
@@ -129,8 +132,8 @@ export_for_serving(dense_model(), sys.argv[1])
 
 
 @pytest.mark.slow
-def test_killed_export_leaves_no_version_and_is_cleaned_up(base_path):
-    model = dense_model()
+def test_killed_export_leaves_no_version_and_is_cleaned_up(base_path, make_dense_model):
+    model = make_dense_model()
     export_for_serving(model, base_path)
     process = subprocess.Popen(
         [sys.executable, "-c", _KILLED_EXPORT, base_path],
@@ -169,6 +172,29 @@ def test_only_dead_exports_work_folders_are_removed(base_path):
     assert list_versions(base_path) == []
 
 
+def test_a_version_moved_aside_by_a_dead_overwrite_is_restored(
+    base_path, batch, make_dense_model
+):
+    from keras_apps.export.files import OLD_PREFIX, clean_stale_work_dirs
+
+    model = make_dense_model()
+    export_for_serving(model, base_path, version=3)
+    export_for_serving(model, base_path, version=4)
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    host = os.uname().nodename.replace("-", "_")
+    for version in (3, 4):
+        aside = f"{OLD_PREFIX}-v{version}-{host}-{child.pid}-0a1b"
+        os.rename(os.path.join(base_path, str(version)), os.path.join(base_path, aside))
+    # Version 4 was already replaced by the new one: its aside copy is removed.
+    os.makedirs(os.path.join(base_path, "4"))
+    assert len(clean_stale_work_dirs(base_path)) == 2
+    assert _visible(base_path) == ["3", "4"]
+    reloaded = tf.saved_model.load(os.path.join(base_path, "3"))
+    outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
+    np.testing.assert_allclose(outputs["output"], _reference(model, batch), atol=1e-6)
+
+
 # -- signature keys --------------------------------------------------------------
 
 
@@ -205,11 +231,15 @@ def test_keys_are_equal_across_processes(tmp_path):
     assert outputs[0] == "['input_0', 'input_1'] ['output_0', 'output_1']"
 
 
-def test_keys_are_stable_within_a_process_and_ignore_auto_names(tmp_path):
+def test_keys_are_stable_within_a_process_and_ignore_auto_names(
+    tmp_path, make_dense_model
+):
     keys = []
     for n in range(2):
         keras.Input((2,))  # every call advances the automatic tensor names
-        info = export_for_serving(dense_model(), str(tmp_path / f"m{n}")).signatures
+        info = export_for_serving(
+            make_dense_model(), str(tmp_path / f"m{n}")
+        ).signatures
         keys.append(
             (
                 sorted(info["serving_default"].inputs),
@@ -304,8 +334,8 @@ def test_sequential_and_subclassed_models(tmp_path, batch):
         np.testing.assert_allclose(got, _reference(model, batch), atol=1e-6)
 
 
-def test_model_with_tfsm_layer(tmp_path, batch):
-    inner = dense_model()
+def test_model_with_tfsm_layer(tmp_path, batch, make_dense_model):
+    inner = make_dense_model()
     inner_path = str(tmp_path / "inner")
     inner.export(inner_path, format="tf_saved_model", verbose=False)
     inputs = keras.Input((4,))
@@ -322,10 +352,10 @@ def test_model_with_tfsm_layer(tmp_path, batch):
 # -- validation and tools -------------------------------------------------------------
 
 
-def test_validation_reports_every_signature(base_path):
-    from conftest import image_model
-
-    result = export_for_serving(image_model(), base_path, image_bytes_signature=True)
+def test_validation_reports_every_signature(base_path, make_image_model):
+    result = export_for_serving(
+        make_image_model(), base_path, image_bytes_signature=True
+    )
     assert (
         set(result.validation)
         == set(result.signatures)
@@ -337,15 +367,15 @@ def test_validation_reports_every_signature(base_path):
     )
     assert result.max_abs_diff is not None and result.max_abs_diff < 1e-5
     assert "validation: max abs diff" in result.describe()
-    skipped = export_for_serving(image_model(), base_path, validate=False)
+    skipped = export_for_serving(make_image_model(), base_path, validate=False)
     assert skipped.validation == {} and skipped.max_abs_diff is None
 
 
 @pytest.mark.slow
-def test_saved_model_cli_reads_the_export(base_path):
-    from conftest import image_model
-
-    result = export_for_serving(image_model(), base_path, image_bytes_signature=True)
+def test_saved_model_cli_reads_the_export(base_path, make_image_model):
+    result = export_for_serving(
+        make_image_model(), base_path, image_bytes_signature=True
+    )
     cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
     shown = subprocess.run(
         [cli, "show", "--all", "--dir", result.path],
@@ -363,8 +393,8 @@ def test_saved_model_cli_reads_the_export(base_path):
 # -- errors ----------------------------------------------------------------------------
 
 
-def test_bad_arguments_give_clear_errors(tmp_path, batch):
-    model = dense_model()
+def test_bad_arguments_give_clear_errors(tmp_path, batch, make_dense_model):
+    model = make_dense_model()
     with pytest.raises(
         TypeError, match="Expected a Keras model.*Received: model of type"
     ):
@@ -397,7 +427,7 @@ def test_bad_arguments_give_clear_errors(tmp_path, batch):
     assert not os.path.exists(tmp_path / "m") or os.listdir(tmp_path / "m") == []
 
 
-def test_unwritable_base_path():
+def test_unwritable_base_path(make_dense_model):
     # /proc refuses new folders even to root, unlike a chmod-ed folder.
     with pytest.raises(OSError, match="Choose a writable `base_path`"):
-        export_for_serving(dense_model(), "/proc/keras_apps_export/model")
+        export_for_serving(make_dense_model(), "/proc/keras_apps_export/model")

@@ -6,7 +6,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import image_model
 from PIL import Image
 from skimage import data
 
@@ -33,9 +32,9 @@ def _encode(pixels: np.ndarray, fmt: str, **kwargs) -> bytes:
 
 
 @pytest.fixture(scope="module", params=[3, 1], ids=["rgb", "gray"])
-def exported(request, tmp_path_factory):
+def exported(request, tmp_path_factory, make_image_model):
     keras.backend.clear_session()
-    model = image_model(channels=request.param, size=SIZE)
+    model = make_image_model(channels=request.param, size=SIZE)
     base = str(tmp_path_factory.mktemp("image") / "model")
     result = export_for_serving(model, base, image_bytes_signature=True)
     return request.param, model, tf.saved_model.load(result.path), result

@@ -6,7 +6,6 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import dense_model
 
 from keras_apps.export import (
     export_for_serving,
@@ -17,9 +16,9 @@ from keras_apps.export.warmup import split_batch, warmup_file_path
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
+def exported(tmp_path_factory, make_dense_model):
     keras.backend.clear_session()
-    model = dense_model()
+    model = make_dense_model()
     warmup = np.random.default_rng(3).standard_normal((5, 4)).astype("float32")
     base = str(tmp_path_factory.mktemp("warm") / "digits")
     result = export_for_serving(model, base, warmup_inputs=warmup, warmup_batch_size=2)
@@ -85,7 +84,7 @@ def test_split_batch():
         split_batch({"x": np.zeros((2, 1))}, 0)
 
 
-def test_warmup_errors(tmp_path):
+def test_warmup_errors(tmp_path, make_dense_model):
     with pytest.raises(ValueError, match="at most 1000"):
         write_warmup_requests(str(tmp_path), [{"x": np.zeros(1)}] * 1001, "m")
     with pytest.raises(ValueError, match="at least one"):
@@ -95,7 +94,7 @@ def test_warmup_errors(tmp_path):
     assert not os.path.exists(tmp_path / "assets.extra")
     with pytest.raises(FileNotFoundError, match="No warmup file"):
         read_warmup_requests(str(tmp_path))
-    model = dense_model()
+    model = make_dense_model()
     with pytest.raises(ValueError, match="at most 1000 warmup records"):
         export_for_serving(
             model, str(tmp_path / "m"), warmup_inputs=np.zeros((1001, 4), "float32")

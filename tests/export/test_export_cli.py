@@ -1,0 +1,65 @@
+"""``keras-apps export MODEL.keras BASE_PATH``."""
+
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_apps import cli
+from keras_apps.export import read_warmup_requests
+
+
+@pytest.fixture(scope="module")
+def keras_file(tmp_path_factory, make_image_model):
+    keras.backend.clear_session()
+    path = str(tmp_path_factory.mktemp("cli") / "classifier.keras")
+    model = make_image_model()
+    model.save(path)
+    return path, model
+
+
+def test_export_command(keras_file, tmp_path, capsys):
+    path, model = keras_file
+    base = str(tmp_path / "classifier")
+    assert cli.main(["export", path, base, "--image-bytes", "--warmup", "3"]) == 0
+    out = capsys.readouterr().out
+    assert f"exported version 1 to {os.path.join(base, '1')}" in out
+    assert "signature 'serving_image_bytes':" in out
+    assert "input  pixels: float32 [None, 8, 8, 3]" in out
+    assert "output scores: float32 [None, 2]" in out
+    assert "validation: max abs diff serving_default=" in out
+    assert "warmup: 3 request(s)" in out
+    assert len(read_warmup_requests(os.path.join(base, "1"))) == 3
+    pixels = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    reloaded = tf.saved_model.load(os.path.join(base, "1"))
+    got = reloaded.signatures["serving_default"](pixels=tf.constant(pixels))["scores"]
+    np.testing.assert_allclose(got, np.asarray(model(pixels)), atol=1e-5)
+
+    assert cli.main(["export", path, base, "--version", "7", "--no-validate"]) == 0
+    assert "exported version 7" in capsys.readouterr().out
+    assert sorted(os.listdir(base)) == ["1", "7"]
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--version", "1"], "Version 1 already exists"),
+        (["--version", "0"], "positive integer"),
+        (["--warmup", "-2"], "--warmup >= 0"),
+    ],
+)
+def test_export_command_errors(keras_file, tmp_path, capsys, extra, match):
+    path, _ = keras_file
+    base = str(tmp_path / "classifier")
+    os.makedirs(os.path.join(base, "1"))
+    assert cli.main(["export", path, base, *extra]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("keras-apps export: ") and match in err
+
+
+def test_export_command_missing_file(tmp_path, capsys):
+    missing = str(tmp_path / "missing.keras")
+    assert cli.main(["export", missing, str(tmp_path / "m")]) == 1
+    assert "missing.keras" in capsys.readouterr().err
