@@ -189,8 +189,6 @@ class HubBackbone(keras.layers.Layer):
         return self._endpoint.input_spec
 
     def call(self, inputs: Tensor, training: bool | None = None) -> Tensor:
-        import tensorflow as tf
-
         endpoint = self._endpoint
         inputs = _check_and_cast_inputs(inputs, endpoint, self.handle)
         run_training = bool(training) and self.trainable
@@ -208,9 +206,11 @@ class HubBackbone(keras.layers.Layer):
             outputs = endpoint.fn(inputs)
         for key in self._output_path:
             outputs = outputs[key]
-        return tf.identity(outputs) if tf.is_tensor(outputs) else outputs
+        return outputs
 
     def compute_output_shape(self, input_shape: Any) -> Any:
+        # The SavedModel is the only description of the computation: trace
+        # `call` symbolically, as Keras does for layers without this method.
         symbolic = keras.tree.map_shape_structure(
             lambda shape: keras.KerasTensor(shape, dtype=_first_dtype(self)),
             input_shape,
@@ -306,7 +306,15 @@ def _resolve_handle(handle: str) -> str:
     if "://" in handle:
         import tensorflow_hub as hub
 
-        path = hub.resolve(handle)
+        try:
+            path = hub.resolve(handle)
+        except Exception as error:
+            raise OSError(
+                f"Could not fetch the hub handle {handle!r} ({error}). On a "
+                "machine with network access, download and extract the model and "
+                "pass its directory as the handle, or point TFHUB_CACHE_DIR at a "
+                "cache that already holds it."
+            ) from error
     else:
         path = os.path.abspath(os.path.expanduser(handle))
     if not os.path.isdir(path):

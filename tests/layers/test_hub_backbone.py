@@ -10,6 +10,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
+import sys
+import textwrap
 
 import keras
 import numpy as np
@@ -408,3 +411,47 @@ def test_relative_and_pathlike_handles(saved, monkeypatch):
     assert_all_close(layer(x), saved["cnn"](x), atol=1e-6)
     assert_all_close(HubBackbone(saved["root"] / "hub")(x), saved["cnn"](x), atol=1e-6)
     assert os.path.isabs(HubBackbone("hub")._path)
+
+
+@pytest.mark.slow
+def test_unreachable_hub_url_says_what_to_do(tmp_path):
+    """tensorflow_hub's real resolver, with no way to reach the network."""
+    script = textwrap.dedent(
+        """
+        from keras_apps.layers import HubBackbone
+        try:
+            HubBackbone("https://www.kaggle.com/models/google/mobilenet-v2/"
+                        "TensorFlow2/035-128-feature-vector/2")
+        except OSError as error:
+            print("ERROR:", error)
+        else:
+            print("NO ERROR")
+        """
+    )
+    closed_port = "http://127.0.0.1:9"
+    repo_root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    env = {
+        **os.environ,
+        "TFHUB_CACHE_DIR": str(tmp_path / "hub_cache"),
+        "KERAS_BACKEND": "tensorflow",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "HTTP_PROXY": closed_port,
+        "HTTPS_PROXY": closed_port,
+        "http_proxy": closed_port,
+        "https_proxy": closed_port,
+        "NO_PROXY": "",
+        "no_proxy": "",
+        "PYTHONPATH": repo_root,
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=repo_root,
+    )
+    assert "ERROR: Could not fetch the hub handle" in result.stdout, (
+        result.stdout + result.stderr
+    )
+    assert "TFHUB_CACHE_DIR" in result.stdout
