@@ -537,3 +537,40 @@ def test_default_message_limit_fits_a_batch_of_32_imagenet_images():
 
     batch_bytes = 32 * 224 * 224 * 3 * 4  # 19.3 MB of float32
     assert DEFAULT_MAX_MESSAGE_BYTES >= batch_bytes + 1024
+
+
+def test_version_labels_and_specific_status(models, tmp_path):
+    _, x, expected = models
+    base = _base_with(models, tmp_path, [1, 2, 3])
+    config = tmp_path / "models.config"
+    config.write_text(
+        _config_text(base, "all {}").replace(
+            '    model_platform: "tensorflow"\n',
+            '    model_platform: "tensorflow"\n'
+            '    version_labels { key: "stable" value: 2 }\n',
+        )
+    )
+    with LocalModelServer(model_config_file=config) as server:
+        predict, model_stub = _stubs(server.target)
+        request = _request(x)
+        request.model_spec.version_label = "stable"
+        response = predict.Predict(request, timeout=10)
+        assert response.model_spec.version.value == 2
+        np.testing.assert_allclose(
+            tf.make_ndarray(response.outputs["scores"]),
+            expected[2]["scores"],
+            atol=1e-6,
+        )
+        request.model_spec.version_label = "canary"
+        error = _error(predict.Predict, request)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "canary" in error.details()
+        status = get_model_status_pb2.GetModelStatusRequest()
+        status.model_spec.name = "tiny"
+        status.model_spec.version.value = 3
+        (only,) = model_stub.GetModelStatus(status, timeout=5).model_version_status
+        assert (only.version, only.state) == (3, State.AVAILABLE)
+        status.model_spec.version.value = 9
+        error = _error(model_stub.GetModelStatus, status)
+        assert error.code() == grpc.StatusCode.NOT_FOUND
+        assert error.details() == "Could not find version 9 of model tiny"
