@@ -381,6 +381,26 @@ def test_status_and_wait_until_available(service):
     assert service.status_calls == 4
 
 
+def test_wait_until_available_finds_a_server_that_starts_late():
+    port = _free_port()
+    servicer = DoublingServicer()
+    late_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(servicer, late_server)
+    assert late_server.add_insecure_port(f"127.0.0.1:{port}") == port
+    starter = threading.Timer(0.6, late_server.start)
+    try:
+        with PredictClient(f"127.0.0.1:{port}", MODEL, timeout=1.0) as client:
+            start = time.monotonic()
+            starter.start()
+            assert client.wait_until_available(timeout=5.0) == VERSION
+            elapsed = time.monotonic() - start
+    finally:
+        starter.cancel()
+        late_server.stop(grace=None)
+    # Reconnection backoff is capped at 1 s, so the server is found quickly.
+    assert 0.6 <= elapsed < 2.5, elapsed
+
+
 def test_wait_until_available_times_out():
     target = f"127.0.0.1:{_free_port()}"
     with PredictClient(target, MODEL, timeout=5.0) as client:
