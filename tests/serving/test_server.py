@@ -574,3 +574,22 @@ def test_version_labels_and_specific_status(models, tmp_path):
         error = _error(model_stub.GetModelStatus, status)
         assert error.code() == grpc.StatusCode.NOT_FOUND
         assert error.details() == "Could not find version 9 of model tiny"
+
+
+@pytest.mark.parametrize("tensor_content", [True, False])
+def test_predict_client_reads_both_encodings(models, tmp_path, tensor_content):
+    from keras_apps.serving import PredictClient
+
+    _, x, expected = models
+    base = _base_with(models, tmp_path, [1])
+    with (
+        LocalModelServer(
+            base, "tiny", serialize_as_tensor_content=tensor_content
+        ) as server,
+        PredictClient(server.target, "tiny", timeout=10) as client,
+    ):
+        outputs = client.predict(x)
+        assert client.metadata().inputs["features"].shape == (None, 4)
+        assert [(s.version, s.state) for s in client.status()] == [(1, "AVAILABLE")]
+    for name in ("scores", "embedding"):
+        np.testing.assert_allclose(outputs[name], expected[1][name], atol=1e-6)
