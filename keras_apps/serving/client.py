@@ -370,16 +370,11 @@ class PredictClient:
         response = self._call(
             self._get_model_status, GET_MODEL_STATUS_METHOD, request, timeout
         )
-        state_enum = protos.ModelVersionStatus.DESCRIPTOR.enum_types_by_name["State"]
         result = [
             VersionStatus(
                 version=int(item.version),
-                state=state_enum.values_by_number[item.state].name
-                if item.state in state_enum.values_by_number
-                else str(item.state),
-                error_code=protos.ErrorCode.Name(item.status.error_code)
-                if item.status.error_code in protos.ErrorCode.values()
-                else str(item.status.error_code),
+                state=_enum_name(protos.ModelVersionStatus.State, item.state),
+                error_code=_enum_name(protos.ErrorCode, item.status.error_code),
                 error_message=item.status.error_message,
             )
             for item in response.model_version_status
@@ -644,6 +639,14 @@ class PredictClient:
         return {
             name: decode_tensor(tensor) for name, tensor in response.outputs.items()
         }
+
+
+def _enum_name(enum: Any, number: int) -> str:
+    """The value's name, or its number for values newer than these protos."""
+    try:
+        return str(enum.Name(number))
+    except ValueError:
+        return str(number)
 
 
 def _tensor_infos(infos: Mapping[str, Any]) -> dict[str, TensorMetadata]:
