@@ -93,18 +93,14 @@ def clean_stale_work_dirs(base_path: str) -> list[str]:
     removed: list[str] = []
     if not os.path.isdir(base_path):
         return removed
-    host = _host()
-    now = time.time()
     for entry in os.scandir(base_path):
         match = _WORK_DIR_RE.match(entry.name)
         if match is None:
             continue
-        stale = False
-        if match["host"] == host:
-            stale = not _process_alive(int(match["pid"]))
-        else:
-            with contextlib.suppress(OSError):
-                stale = now - entry.stat().st_mtime > STALE_FOREIGN_SECONDS
+        try:
+            stale = _is_stale(entry.name, entry.stat().st_mtime)
+        except OSError:
+            continue
         if not stale:
             continue
         version = match["version"]
@@ -124,6 +120,26 @@ def clean_stale_work_dirs(base_path: str) -> list[str]:
         logger.info("Removed the leftover of a dead export: %s", entry.path)
         removed.append(entry.path)
     return removed
+
+
+def _is_stale(name: str, mtime: float) -> bool:
+    match = _WORK_DIR_RE.match(name)
+    if match is None:
+        return False
+    if match["host"] == _host():
+        return not _process_alive(int(match["pid"]))
+    return time.time() - mtime > STALE_FOREIGN_SECONDS
+
+
+def _clean_stale_temp_files(directory: str, prefix: str) -> None:
+    """Removes temporary files of `atomic_output_file` calls that died."""
+    for entry in os.scandir(directory):
+        if not entry.name.startswith(prefix) or not entry.is_file():
+            continue
+        with contextlib.suppress(OSError):
+            if _is_stale(entry.name[len(prefix) :], entry.stat().st_mtime):
+                os.remove(entry.path)
+                logger.info("Removed the leftover of a dead write: %s", entry.path)
 
 
 def fsync_tree(path: str) -> None:
@@ -171,9 +187,9 @@ def atomic_output_file(path: str, mode: str = "w") -> Iterator[object]:
             f"The folder of the output file does not exist: {directory!r}. "
             "Create it first."
         )
-    temp_path = os.path.join(
-        directory, f".{os.path.basename(path)}.{work_dir_name(TEMP_PREFIX)}"
-    )
+    prefix = f".{os.path.basename(path)}."
+    _clean_stale_temp_files(directory, prefix)
+    temp_path = os.path.join(directory, prefix + work_dir_name(TEMP_PREFIX))
     encoding = "utf-8" if mode == "w" else None
     try:
         with open(temp_path, mode, encoding=encoding) as handle:

@@ -178,6 +178,24 @@ def test_read_batching_config_rejects_bad_files(tmp_path, text, match):
         read_batching_config(str(path))
 
 
+def test_temp_files_of_dead_writes_are_removed(tmp_path):
+    import subprocess
+    import sys
+
+    from keras_apps.export.files import work_dir_name
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    own = work_dir_name(".keras-apps-tmp")
+    dead = own.replace(f"-{os.getpid()}-", f"-{child.pid}-")
+    (tmp_path / f".models.config.{dead}").write_text("half")
+    (tmp_path / f".models.config.{own}").write_text("a live writer's")
+    write_model_config(
+        str(tmp_path / "models.config"), [{"name": "a", "base_path": "/a"}]
+    )
+    assert sorted(os.listdir(tmp_path)) == [f".models.config.{own}", "models.config"]
+
+
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "models.config"
     write_model_config(str(path), [{"name": "a", "base_path": "/a"}])

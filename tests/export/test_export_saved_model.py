@@ -349,6 +349,31 @@ def test_model_with_tfsm_layer(tmp_path, batch, make_dense_model):
     np.testing.assert_allclose(got, _reference(model, batch), atol=1e-6)
 
 
+def test_model_with_hub_backbone(tmp_path):
+    from keras_apps.layers import HubBackbone
+    from keras_apps.transfer.backbones import export_hub_module
+
+    cnn = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+        ]
+    )
+    handle = export_hub_module(cnn, str(tmp_path / "hub"))
+    inputs = keras.Input((8, 8, 3), name="pixels")
+    features = HubBackbone(handle, trainable=True)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="scores")(features))
+    pixels = np.random.default_rng(0).uniform(0, 255, (3, 8, 8, 3)).astype("float32")
+    result = export_for_serving(
+        model, str(tmp_path / "served"), image_bytes_signature=True
+    )
+    assert result.validation["serving_image_bytes"] < 1e-4
+    reloaded = tf.saved_model.load(result.path)
+    got = reloaded.signatures["serving_default"](pixels=tf.constant(pixels))
+    np.testing.assert_allclose(got["scores"], _reference(model, pixels), atol=1e-5)
+
+
 # -- validation and tools -------------------------------------------------------------
 
 
