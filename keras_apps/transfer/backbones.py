@@ -16,7 +16,6 @@ Both need the TensorFlow backend.
 from __future__ import annotations
 
 import inspect
-import logging
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -34,8 +33,6 @@ __all__ = [
     "known_backbones",
     "load_backbone",
 ]
-
-logger = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------

@@ -310,7 +310,7 @@ RESNET_ARGS = {
 }
 
 
-def test_keras_cv_backbone_rescales_raw_images():
+def test_keras_cv_backbone_rescales_raw_images(tmp_path):
     import keras_cv
 
     backbone = load_backbone(
@@ -324,6 +324,14 @@ def test_keras_cv_backbone_rescales_raw_images():
     plain.set_weights(backbone.get_weights())
     x = _raw_images()
     assert_all_close(backbone(x), plain(x / 255.0), atol=1e-4, rtol=1e-4)
+
+    path = str(tmp_path / "resnet.weights.h5")
+    backbone.save_weights(path)
+    keras.utils.set_random_seed(99)
+    reloaded = load_backbone(
+        "keras_cv.ResNetBackbone", (32, 32, 3), weights=path, **RESNET_ARGS
+    )
+    assert_all_close(reloaded(x), backbone(x), atol=1e-6)
 
 
 def test_keras_cv_resnet_v2():
