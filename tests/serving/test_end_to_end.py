@@ -13,6 +13,7 @@ One server subprocess (`LocalModelServer.spawn`) serves three models from a
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -316,7 +317,7 @@ def test_child_stops_when_its_parent_dies_without_cleanup(served):
         import os
         from keras_apps.serving.server import LocalModelServer
         handle = LocalModelServer.spawn({str(root / "tiny")!r}, "tiny")
-        print(handle.pid, flush=True)
+        print(handle.log_path.parent, handle.pid, flush=True)
         os._exit(0)
         """
     )
@@ -328,5 +329,8 @@ def test_child_stops_when_its_parent_dies_without_cleanup(served):
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     assert parent.returncode == 0, parent.stderr
-    child_pid = int(parent.stdout.split()[-1])
-    _wait_for(lambda: not _alive(child_pid), timeout=30)
+    workdir, child_pid = parent.stdout.split()[-2:]
+    try:
+        _wait_for(lambda: not _alive(int(child_pid)), timeout=30)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
