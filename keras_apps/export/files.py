@@ -54,6 +54,15 @@ def list_versions(base_path: str) -> list[int]:
 
     Only all-digit folder names count, as in TF Serving's file-system
     source; working folders of running or dead exports do not.
+
+    Example:
+    >>> import os, tempfile
+    >>> from keras_apps.export import list_versions
+    >>> base = tempfile.mkdtemp()
+    >>> for name in ("1", "10", "2", ".keras-apps-tmp-host-1-ab", "notes"):
+    ...     os.makedirs(os.path.join(base, name))
+    >>> list_versions(base)
+    [1, 2, 10]
     """
     if not os.path.isdir(base_path):
         return []

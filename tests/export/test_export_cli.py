@@ -1,6 +1,8 @@
 """``keras-apps export MODEL.keras BASE_PATH``."""
 
 import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -63,3 +65,25 @@ def test_export_command_missing_file(tmp_path, capsys):
     missing = str(tmp_path / "missing.keras")
     assert cli.main(["export", missing, str(tmp_path / "m")]) == 1
     assert "missing.keras" in capsys.readouterr().err
+
+
+def test_export_command_loads_keras_apps_layers_in_a_fresh_process(tmp_path):
+    from keras_apps.layers import LocalResponseNormalization
+
+    inputs = keras.Input((8, 8, 3), name="pixels")
+    x = keras.layers.Conv2D(4, 3)(inputs)
+    x = LocalResponseNormalization()(x)
+    outputs = keras.layers.GlobalAveragePooling2D(name="features")(x)
+    path = str(tmp_path / "lrn.keras")
+    keras.Model(inputs, outputs).save(path)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    done = subprocess.run(
+        [sys.executable, "-m", "keras_apps.cli", "export", path, str(tmp_path / "m")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": repo},
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "exported version 1" in done.stdout
+    assert "output features: float32 [None, 4]" in done.stdout

@@ -100,6 +100,24 @@ def test_failure_mid_write_leaves_nothing(base_path, monkeypatch, make_dense_mod
     assert export_for_serving(model, base_path).version == 2
 
 
+def test_a_version_claimed_meanwhile_is_skipped(
+    base_path, monkeypatch, make_dense_model
+):
+    # Another exporter claims version 2 between this export's count and rename.
+    model = make_dense_model()
+    export_for_serving(model, base_path)
+    answers = iter([1, 2])  # 1: stale count; 2: the next candidate
+    real_next_version = saved_model_module.files.next_version
+
+    def racy_next_version(path):
+        value = next(answers, None)
+        return real_next_version(path) if value is None else value
+
+    monkeypatch.setattr(saved_model_module.files, "next_version", racy_next_version)
+    assert export_for_serving(model, base_path).version == 2
+    assert _visible(base_path) == ["1", "2"]
+
+
 def test_failed_validation_leaves_nothing(base_path, monkeypatch, make_dense_model):
     model = make_dense_model()
 

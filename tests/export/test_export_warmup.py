@@ -74,6 +74,20 @@ def test_write_warmup_requests_for_several_inputs(tmp_path):
             np.testing.assert_array_equal(got, value)
 
 
+def test_warmup_for_a_list_input_model_keyed_by_signature_names(tmp_path):
+    a, b = keras.Input((2,)), keras.Input((3,))
+    model = keras.Model([a, b], keras.layers.Concatenate()([a, b]))
+    rng = np.random.default_rng(0)
+    inputs = {"input_0": rng.random((2, 2)), "input_1": rng.random((2, 3))}
+    result = export_for_serving(model, str(tmp_path / "m"), warmup_inputs=inputs)
+    logs = read_warmup_requests(result.path)
+    assert len(logs) == 2
+    got = tf.make_ndarray(logs[1].predict_log.request.inputs["input_1"])
+    assert got.dtype == np.float32  # cast to the signature's dtype
+    np.testing.assert_allclose(got, inputs["input_1"][1:], rtol=1e-6)
+    assert result.validation["serving_default"] == 0.0  # concatenation is exact
+
+
 def test_split_batch():
     parts = split_batch({"x": np.arange(10).reshape(5, 2), "y": np.arange(5)}, 2)
     assert [p["y"].tolist() for p in parts] == [[0, 1], [2, 3], [4]]
