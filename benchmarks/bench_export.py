@@ -5,7 +5,8 @@ runs), B = the in-memory model compiled with ``tf.function`` and a fixed input
 signature. The compiled call is the fair reference: both run one TensorFlow
 graph per batch, whereas ``model.predict_on_batch`` adds Keras' data-adapter
 work on every call and would flatter the export. Same batch, interleaved
-timings; the target is A/B <= 1.10 and a max abs difference <= 1e-5.
+timings (the median-ratio round of three); the target is A/B <= 1.10 and a
+max abs difference <= 1e-5.
 """
 
 from __future__ import annotations
@@ -60,7 +61,16 @@ def run() -> list[Result]:
             return compiled(batch).numpy()
 
         diff = float(np.max(np.abs(exported() - in_memory())))
-        a, b = interleaved_medians(exported, in_memory, repeats=60, warmup=5)
+        # Three rounds, keeping the one with the median ratio: a burst of load
+        # from other processes on a shared machine moves one round, not three.
+        rounds = sorted(
+            (
+                interleaved_medians(exported, in_memory, repeats=40, warmup=5)
+                for _ in range(3)
+            ),
+            key=lambda ab: ab[0] / ab[1],
+        )
+        a, b = rounds[1]
     ratio = a / b
     return [
         Result(
