@@ -552,6 +552,13 @@ def _weights_unavailable(key: str, origin: str, error: Exception) -> Exception:
 
 
 def _keras_cv_generic_backbones() -> list[str]:
+    """keras-cv image backbones that are built from explicit arguments.
+
+    Preset aliases (classes with their own ``__new__``, such as
+    ``ResNet50V2Backbone``) download on construction and are left out, and so
+    are backbones that do not take (H, W, C) images with keras-cv's
+    ``include_rescaling`` (point clouds, videos).
+    """
     try:
         import keras_cv
     except ImportError:
@@ -560,11 +567,18 @@ def _keras_cv_generic_backbones() -> list[str]:
     for name in dir(keras_cv.models):
         cls = getattr(keras_cv.models, name)
         if (
-            name.endswith("Backbone")
-            and name != "Backbone"
-            and isinstance(cls, type)
-            and "__new__" not in cls.__dict__
+            not name.endswith("Backbone")
+            or name == "Backbone"
+            or not isinstance(cls, type)
+            or "__new__" in cls.__dict__
         ):
+            continue
+        parameters = inspect.signature(cls.__init__).parameters
+        input_shape = parameters.get("input_shape")
+        if "include_rescaling" not in parameters or input_shape is None:
+            continue
+        default = input_shape.default
+        if isinstance(default, (tuple, list)) and len(default) == 3:
             names.append(name)
     return sorted(names)
 
