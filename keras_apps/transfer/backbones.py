@@ -565,7 +565,7 @@ def _keras_cv_generic_backbones() -> list[str]:
         return []
     names = []
     for name in dir(keras_cv.models):
-        cls = getattr(keras_cv.models, name)
+        cls: Any = getattr(keras_cv.models, name)
         if (
             not name.endswith("Backbone")
             or name == "Backbone"
