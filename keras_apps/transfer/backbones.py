@@ -573,7 +573,7 @@ def _keras_cv_generic_backbones() -> list[str]:
             or "__new__" in cls.__dict__
         ):
             continue
-        parameters = inspect.signature(cls.__init__).parameters
+        parameters = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
         input_shape = parameters.get("input_shape")
         if "include_rescaling" not in parameters or input_shape is None:
             continue
