@@ -52,6 +52,7 @@ from keras_apps.export.warmup import (
 logger = logging.getLogger(__name__)
 
 _MAX_VERSION = 2**63 - 1  # TF Serving versions are int64
+_MAX_VALIDATION_EXAMPLES = 32
 
 
 class ExportValidationError(RuntimeError):
@@ -200,13 +201,6 @@ def export_for_serving(
             "Expected `warmup_batch_size` to be a positive integer. "
             f"Received: warmup_batch_size={warmup_batch_size!r}"
         )
-    base_path = _prepare_base_path(base_path)
-    name = model_name or os.path.basename(base_path)
-    files.clean_stale_work_dirs(base_path)
-    if version is not None:
-        version = int(version)
-        _refuse_existing(base_path, version, overwrite)
-
     functions = build_serving_functions(
         model, input_names, output_names, image_bytes_signature
     )
@@ -221,6 +215,14 @@ def export_for_serving(
                 f"Received warmup_inputs with {num_records * warmup_batch_size} "
                 f"examples at warmup_batch_size={warmup_batch_size}."
             )
+
+    # Only now that the arguments are known to be good is anything created.
+    base_path = _prepare_base_path(base_path)
+    name = model_name or os.path.basename(base_path)
+    files.clean_stale_work_dirs(base_path)
+    if version is not None:
+        version = int(version)
+        _refuse_existing(base_path, version, overwrite)
 
     work_dir = os.path.join(base_path, files.work_dir_name(files.TEMP_PREFIX))
     try:
@@ -408,7 +410,10 @@ def _validate(
         raise ExportValidationError(
             f"The reloaded export lacks the signatures {sorted(missing)}."
         )
-    inputs = warmup_flat if warmup_flat is not None else sample_inputs(plan)
+    if warmup_flat is not None:
+        inputs = {k: v[:_MAX_VALIDATION_EXAMPLES] for k, v in warmup_flat.items()}
+    else:
+        inputs = sample_inputs(plan)
     flat = [tf.constant(inputs[name]) for name in plan.names]
     expected = _to_numpy(functions.functions[SERVING_DEFAULT](*flat))
     actual = _to_numpy(reloaded.signatures[SERVING_DEFAULT](**inputs))
