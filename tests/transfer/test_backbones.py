@@ -126,6 +126,7 @@ def test_application_takes_raw_images(name, constructor, module):
     assert backbone.output_shape == plain.output_shape
 
 
+@pytest.mark.slow
 def test_application_saves_and_exports_with_its_preprocessing(tmp_path):
     backbone = load_backbone("mobilenet_v2", (32, 32, 3), weights=None, alpha=0.35)
     x = _raw_images()
