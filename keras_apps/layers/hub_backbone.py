@@ -167,15 +167,18 @@ class HubBackbone(keras.layers.Layer):
                 if trainable_ids is None
                 else id(tf_variable) in trainable_ids
             )
-            self._track_variable(
-                keras.Variable(
+            # In the layer's name scope, as `add_weight` does, so that variable
+            # paths start with the layer name ("hub_backbone/conv2d_kernel")
+            # and per-layer settings such as learning-rate multipliers find it.
+            with keras.name_scope(self.name, caller=self):
+                variable = keras.Variable(
                     initializer=tf_variable,
                     trainable=is_trainable,
                     dtype=tf_variable.dtype.name,
                     shape=tuple(tf_variable.shape),
                     name=_unique(_sanitize_name(tf_variable.name), used_names),
                 )
-            )
+            self._track_variable(variable)
         self._build_at_init()
 
     @property

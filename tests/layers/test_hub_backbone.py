@@ -156,6 +156,13 @@ def test_weights_are_the_saved_model_variables_with_clean_names(saved):
         np.testing.assert_array_equal(actual[name], value, err_msg=name)
 
 
+def test_variable_paths_start_with_the_layer_name(saved):
+    layer = HubBackbone(saved["hub"], name="digits_backbone")
+    assert layer.weights
+    for weight in layer.weights:
+        assert weight.path == f"digits_backbone/{weight.name}", weight.path
+
+
 def test_layer_contract(saved):
     run_layer_test(
         HubBackbone,
