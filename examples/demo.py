@@ -1,241 +1,231 @@
-"""A tiny GoogLeNet learns scikit-learn's handwritten digits.
+"""keras-apps end to end: transfer-learn, export, serve over gRPC, hot-swap.
 
-What it shows:
-1. `keras_apps.models.GoogLeNet`, a stack of `keras_apps.layers.InceptionBlock`
-   layers, trained with plain `model.fit` on the 8x8 digits of
-   `sklearn.datasets.load_digits` (upsampled to 32x32), and its held-out
-   accuracy;
-2. what the 1x1 reductions of the Inception module save, counted with
-   `keras_apps.utils.count_multiplies`: the same network with naive blocks,
-   and the course's 28x28x192 example;
-3. the trained model saved as ``artifacts/demo/googlenet_digits.keras`` and
-   reloaded with equal predictions.
+What `make demo` runs, on scikit-learn's handwritten digits (shipped with the
+package, no download):
 
-Run it with ``make demo`` (about a minute on 2 CPU cores). The functions
-(`load_data`, `build_model`, `train`, `evaluate`, `save`) are reusable:
-``from examples.demo import load_data, build_model``.
+1. pretrain a small GoogLeNet backbone (`keras_apps.models.GoogLeNet`, built
+   from `InceptionBlock`s) on digits 0-4 and publish it as a TF Hub style
+   SavedModel with `keras_apps.transfer.export_hub_module`;
+2. load it back as a backbone with `keras_apps.transfer.load_backbone` (a
+   `HubBackbone` plus the 0..255 input preprocessing), swap the head with
+   `build_classifier` and train only the head on all ten digits;
+3. export that classifier as version 1 with `export_for_serving` (stable
+   signature keys, warmup records, validated against the in-memory model) and
+   write TF Serving's ``models.config`` and batching file;
+4. start `LocalModelServer` in a separate process on 127.0.0.1 and query it
+   with `PredictClient` (status, metadata, held-out predictions): the served
+   accuracy equals the in-process accuracy, and latency is measured;
+5. fine-tune the backbone with layer-wise learning rates
+   (`layerwise_learning_rates`: the backbone learns at a tenth of the head's
+   rate), export version 2, and watch the running server switch to it.
+
+The same directory layout and configs run unchanged on the official GPU image:
+see ``deploy/README.md``. Run with ``make demo`` (about two minutes on 2 CPU
+cores); ``--quick`` trains fewer epochs.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
+from googlenet_digits import DEMO_BLOCKS, WIDTH, load_data  # noqa: E402
 
-import keras_apps  # noqa: E402
-from keras_apps.utils import count_multiplies  # noqa: E402
+import keras_apps.models  # noqa: E402
+from keras_apps.export import (  # noqa: E402
+    export_for_serving,
+    write_batching_config,
+    write_model_config,
+)
+from keras_apps.serving import LocalModelServer, PredictClient  # noqa: E402
+from keras_apps.transfer import (  # noqa: E402
+    build_classifier,
+    export_hub_module,
+    layerwise_learning_rates,
+    load_backbone,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_DIR = REPO_ROOT / "artifacts" / "demo"
+MODEL_NAME = "digits"
 IMAGE_SIZE = 32
-NUM_CLASSES = 10
-
-# Inception 3a, 3b, a max-pool and 4a of GoogLeNet (scaled by WIDTH below).
-DEMO_BLOCKS: list[dict[str, Any] | str] = [
-    {
-        "name": "3a",
-        "filters_1x1": 64,
-        "reduce_3x3": 96,
-        "filters_3x3": 128,
-        "reduce_5x5": 16,
-        "filters_5x5": 32,
-        "pool_proj": 32,
-    },
-    {
-        "name": "3b",
-        "filters_1x1": 128,
-        "reduce_3x3": 128,
-        "filters_3x3": 192,
-        "reduce_5x5": 32,
-        "filters_5x5": 96,
-        "pool_proj": 64,
-    },
-    "pool",
-    {
-        "name": "4a",
-        "filters_1x1": 192,
-        "reduce_3x3": 96,
-        "filters_3x3": 208,
-        "reduce_5x5": 16,
-        "filters_5x5": 48,
-        "pool_proj": 64,
-    },
-]
-WIDTH = 0.25
+PRETRAIN_CLASSES = 5
 
 
-def load_data(
-    image_size: int = IMAGE_SIZE, test_fraction: float = 0.25, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Loads the digits as float32 images in [0, 1] of ``image_size`` pixels.
-
-    The 8x8 images are upsampled by pixel repetition (``image_size`` must be
-    a multiple of 8) and split into a stratified train and held-out set.
-
-    Returns:
-        ``(x_train, y_train, x_test, y_test)``; images have shape
-        ``(n, image_size, image_size, 1)``, labels are integers 0-9.
-    """
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    if image_size % 8:
-        raise ValueError(
-            f"image_size must be a multiple of 8. Received: image_size={image_size}"
-        )
-    digits = load_digits()
-    images = digits.images.astype("float32") / 16.0  # pixel values are 0..16
-    factor = image_size // 8
-    images = images.repeat(factor, axis=1).repeat(factor, axis=2)[..., None]
-    x_train, x_test, y_train, y_test = train_test_split(
-        images,
-        digits.target.astype("int32"),
-        test_size=test_fraction,
-        random_state=seed,
-        stratify=digits.target,
-    )
-    return x_train, y_train, x_test, y_test
+def step(number: int, text: str) -> None:
+    print(f"[{number}/5] {text}", flush=True)
 
 
-def build_model(mode: str = "reduced", image_size: int = IMAGE_SIZE) -> keras.Model:
-    """A small GoogLeNet (stem, 3a, 3b, pool, 4a at quarter width) for digits."""
-    return keras_apps.models.GoogLeNet(
-        input_shape=(image_size, image_size, 1),
-        num_classes=NUM_CLASSES,
+def pretrain_backbone(
+    x: np.ndarray, y: np.ndarray, epochs: int, hub_dir: Path
+) -> keras.Model:
+    """Trains a GoogLeNet feature extractor on digits 0-4; writes it as a hub module."""
+    features = keras_apps.models.GoogLeNet(
+        input_shape=(IMAGE_SIZE, IMAGE_SIZE, 1),
         width_multiplier=WIDTH,
         blocks=DEMO_BLOCKS,
-        mode=mode,
-        dropout=0.2,
-        name=f"googlenet_digits_{mode}",
+        include_top=False,
+        pooling="avg",
+        name="digits_backbone",
     )
-
-
-def train(
-    model: keras.Model,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    epochs: int = 12,
-    batch_size: int = 32,
-    verbose: int | str = 2,
-) -> keras.callbacks.History:
-    """Compiles the model (Adam, sparse cross-entropy) and fits it."""
+    head = keras.layers.Dense(PRETRAIN_CLASSES, activation="softmax")
+    model = keras.Sequential([features, head])
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=3e-3),
+        optimizer=keras.optimizers.Adam(3e-3),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    return model.fit(
-        x_train,
-        y_train,
-        epochs=epochs,
-        batch_size=batch_size,
-        validation_split=0.1,
-        verbose=verbose,
-    )
+    model.fit(x, y, epochs=epochs, batch_size=32, verbose=2)
+    export_hub_module(features, hub_dir)
+    return features
 
 
-def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of ``model`` on ``(x, y)``."""
-    predictions = np.argmax(model.predict(x, batch_size=256, verbose=0), axis=-1)
-    return float(np.mean(predictions == y))
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.argmax(probabilities, axis=-1) == labels))
 
 
-def multiplies_report(image_size: int = IMAGE_SIZE) -> list[str]:
-    """Lines comparing multiply-accumulates of naive and reduced Inception."""
-    reduced = count_multiplies(build_model("reduced", image_size))
-    naive = count_multiplies(build_model("naive", image_size))
-    block_3a = {k: v for k, v in DEMO_BLOCKS[0].items() if k != "name"}
-    course_reduced = count_multiplies(
-        keras_apps.layers.InceptionBlock(**block_3a), (28, 28, 192)
-    )
-    course_naive = count_multiplies(
-        keras_apps.layers.InceptionBlock(
-            block_3a["filters_1x1"],
-            block_3a["filters_3x3"],
-            block_3a["filters_5x5"],
-            pool_proj=None,
-            mode="naive",
-        ),
-        (28, 28, 192),
-    )
-    course_5x5 = count_multiplies(
-        keras.layers.Conv2D(32, 5, padding="same"), (28, 28, 192)
-    )
-    course_1x1_5x5 = count_multiplies(
-        keras.Sequential(
-            [
-                keras.Input((28, 28, 192)),
-                keras.layers.Conv2D(16, 1),
-                keras.layers.Conv2D(32, 5, padding="same"),
-            ]
-        )
-    )
-    return [
-        f"this demo network, naive blocks:   {naive:>13,} multiplies per image",
-        f"this demo network, reduced blocks: {reduced:>13,} "
-        f"({naive / reduced:.1f}x fewer)",
-        f"inception (3a) on 28x28x192, naive:   {course_naive:>13,}",
-        f"inception (3a) on 28x28x192, reduced: {course_reduced:>13,} "
-        f"({course_naive / course_reduced:.1f}x fewer)",
-        f"32 5x5 filters on 28x28x192:          {course_5x5:>13,}",
-        f"16 1x1 then 32 5x5 filters:           {course_1x1_5x5:>13,} "
-        f"({course_5x5 / course_1x1_5x5:.1f}x fewer)",
-    ]
-
-
-def save(model: keras.Model, directory: Path = OUTPUT_DIR) -> Path:
-    """Saves ``model`` as ``<directory>/googlenet_digits.keras``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "googlenet_digits.keras"
-    model.save(path)
-    return path
+def wait_for_version(client: PredictClient, version: int, timeout: float) -> float:
+    """Polls the server's model status until ``version`` is the one it serves."""
+    start = time.perf_counter()
+    while time.perf_counter() - start < timeout:
+        states = {s.version: s.state for s in client.status()}
+        if states.get(version) == "AVAILABLE" and all(
+            state != "AVAILABLE" for v, state in states.items() if v != version
+        ):
+            return time.perf_counter() - start
+        time.sleep(0.2)
+    raise TimeoutError(f"version {version} was not served within {timeout} s")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--quick", action="store_true", help="fewer epochs")
     parser.add_argument("--output-dir", type=Path, default=OUTPUT_DIR)
     args = parser.parse_args(argv)
+    pretrain_epochs, head_epochs, finetune_epochs = (
+        (3, 3, 2) if args.quick else (10, 12, 6)
+    )
     start = time.perf_counter()
     keras.utils.set_random_seed(0)
+    if args.output_dir.exists():
+        shutil.rmtree(args.output_dir)
+    args.output_dir.mkdir(parents=True)
+    base_path = args.output_dir / "models" / MODEL_NAME
 
-    print("[1/4] loading scikit-learn digits (8x8, upsampled to 32x32)", flush=True)
-    x_train, y_train, x_test, y_test = load_data()
-    print(f"      {len(x_train)} training and {len(x_test)} held-out images")
+    x_train, y_train, x_test, y_test = load_data(IMAGE_SIZE)
+    pixels_train, pixels_test = x_train * 255.0, x_test * 255.0  # raw 0..255
 
-    model = build_model()
+    few = y_train < PRETRAIN_CLASSES
+    step(1, f"pretraining a GoogLeNet backbone on digits 0-4 ({few.sum()} images)")
+    pretrain_backbone(
+        x_train[few], y_train[few], pretrain_epochs, args.output_dir / "hub_backbone"
+    )
+
+    step(2, "new 10-class head on the frozen hub backbone (load_backbone)")
+    backbone = load_backbone(
+        str(args.output_dir / "hub_backbone"), (IMAGE_SIZE, IMAGE_SIZE, 1)
+    )
+    model = build_classifier(backbone, 10, pooling=None, dropout=0.1)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(pixels_train, y_train, epochs=head_epochs, batch_size=32, verbose=2)
+    in_process_v1 = model.predict(pixels_test, verbose=0)
+    print(f"      in-process held-out accuracy: {accuracy(in_process_v1, y_test):.1%}")
+
+    step(3, f"exporting version 1 to {base_path}")
+    result = export_for_serving(
+        model, base_path, warmup_inputs=pixels_train[:8], model_name=MODEL_NAME
+    )
+    print("      " + result.describe().replace("\n", "\n      "))
+    config_path = args.output_dir / "models" / "models.config"
+    write_model_config(
+        str(config_path), [{"name": MODEL_NAME, "base_path": str(base_path.resolve())}]
+    )
+    write_batching_config(
+        str(args.output_dir / "models" / "batching.config"),
+        max_batch_size=64,
+        batch_timeout_micros=2000,
+    )
+    print(f"      wrote {config_path.name} and batching.config beside it")
+
+    step(4, "serving with LocalModelServer in a child process on 127.0.0.1")
+    with (
+        LocalModelServer.spawn(model_config_file=str(config_path)) as server,
+        PredictClient(server.target, MODEL_NAME, timeout=30.0) as client,
+    ):
+        version = client.wait_until_available(timeout=60.0)
+        metadata = client.metadata()
+        print(f"      {server.target} serves version {version}")
+        for kind, tensors in (("input", metadata.inputs), ("output", metadata.outputs)):
+            for name, info in tensors.items():
+                print(f"      {kind} {name}: {info.dtype} {info.shape}")
+        served_v1 = client.predict_batched(pixels_test, batch_size=64)
+        (output_name,) = served_v1
+        served_v1_probs = served_v1[output_name]
+        diff = float(np.abs(served_v1_probs - in_process_v1).max())
+        print(
+            f"      served accuracy {accuracy(served_v1_probs, y_test):.1%} "
+            f"(in-process {accuracy(in_process_v1, y_test):.1%}, "
+            f"max abs diff {diff:.1e})"
+        )
+        latencies = []
+        for image in pixels_test[:50]:
+            t0 = time.perf_counter()
+            client.predict(image[None])
+            latencies.append(time.perf_counter() - t0)
+        print(
+            f"      latency at batch 1: median {statistics.median(latencies) * 1e3:.1f}"
+            f" ms over {len(latencies)} requests"
+        )
+
+        step(5, "fine-tuning with layer-wise learning rates, exporting version 2")
+        model.get_layer(backbone.name).trainable = True
+        optimizer = layerwise_learning_rates(
+            keras.optimizers.Adam(1e-3), {f"{backbone.name}*": 0.1}, model=model
+        )
+        model.compile(
+            optimizer=optimizer,
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        model.fit(
+            pixels_train, y_train, epochs=finetune_epochs, batch_size=32, verbose=2
+        )
+        in_process_v2 = model.predict(pixels_test, verbose=0)
+        export_for_serving(model, base_path, model_name=MODEL_NAME)
+        waited = wait_for_version(client, 2, timeout=60.0)
+        served_v2 = client.predict_batched(pixels_test, batch_size=64)[output_name]
+        diff_v2 = float(np.abs(served_v2 - in_process_v2).max())
+        print(
+            f"      server switched to version 2 after {waited:.1f} s: "
+            f"served accuracy {accuracy(served_v2, y_test):.1%} "
+            f"(in-process {accuracy(in_process_v2, y_test):.1%}, "
+            f"max abs diff {diff_v2:.1e})"
+        )
+        print(
+            "      versions: "
+            + ", ".join(f"{s.version} {s.state}" for s in client.status())
+        )
     print(
-        f"[2/4] training {model.name}: {model.count_params():,} parameters, "
-        f"{args.epochs} epochs",
-        flush=True,
+        f"done in {time.perf_counter() - start:.0f} s; artifacts in {args.output_dir}"
     )
-    train(model, x_train, y_train, epochs=args.epochs)
-    accuracy = evaluate(model, x_test, y_test)
-    print(f"      held-out accuracy: {accuracy:.1%}", flush=True)
-
-    print("[3/4] multiply-accumulates, naive vs reduced Inception blocks", flush=True)
-    for line in multiplies_report():
-        print(f"      {line}")
-
-    path = save(model, args.output_dir)
-    reloaded = keras.saving.load_model(path)
-    same = np.allclose(
-        model.predict(x_test[:64], verbose=0),
-        reloaded.predict(x_test[:64], verbose=0),
-        atol=1e-5,
-    )
-    print(f"[4/4] saved {path} (reloaded predictions equal: {same})")
-    print(f"done in {time.perf_counter() - start:.0f} s")
-    return 0 if same else 1
+    served_equal = diff <= 1e-5 and diff_v2 <= 1e-5
+    if not served_equal:
+        print("served outputs differ from the in-process model", file=sys.stderr)
+    return 0 if served_equal else 1
 
 
 if __name__ == "__main__":
