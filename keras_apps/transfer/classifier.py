@@ -72,7 +72,11 @@ def build_classifier(
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"Expected `dropout` in [0, 1). Received: {dropout}")
     input_shape = _input_shape(backbone)
-    backbone.trainable = bool(train_backbone)
+    # Set every nested layer: assigning ``trainable`` its current value does
+    # not cascade, so a trainable model holding a frozen layer (a HubBackbone
+    # built with trainable=False) would otherwise stay partly frozen.
+    for layer in backbone._flatten_layers(include_self=True, recursive=True):
+        layer.trainable = bool(train_backbone)
     inputs = keras.Input(shape=input_shape, name="image")
     if train_backbone:
         features = backbone(inputs)

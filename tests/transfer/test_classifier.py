@@ -104,3 +104,21 @@ def test_saving_and_export(tmp_path):
 def test_docstring_examples():
     result = doctest.testmod(classifier)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_train_backbone_unfreezes_layers_frozen_inside_a_trainable_model():
+    backbone = _backbone()
+    backbone.get_layer("conv").trainable = False
+    assert backbone.trainable
+    model = build_classifier(backbone, 3, train_backbone=True)
+    paths = sorted(w.path for w in model.trainable_weights)
+    assert paths == sorted(
+        [
+            "backbone/conv/kernel",
+            "backbone/conv/bias",
+            "backbone/bn/gamma",
+            "backbone/bn/beta",
+            "head/kernel",
+            "head/bias",
+        ]
+    )

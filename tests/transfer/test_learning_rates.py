@@ -221,3 +221,38 @@ def test_docstring_examples():
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     result = doctest.testmod(learning_rates, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_hub_backbone_fine_tunes_with_adam_at_its_own_rate(tmp_path):
+    from keras_apps.transfer import build_classifier, export_hub_module, load_backbone
+
+    body = keras.Sequential(
+        [keras.Input((6, 6, 1)), keras.layers.Conv2D(3, 3), keras.layers.Flatten()]
+    )
+    handle = export_hub_module(body, str(tmp_path / "hub"))
+    backbone = load_backbone(handle, (6, 6, 1), include_preprocessing=False)
+    model = build_classifier(backbone, 2, train_backbone=True, dropout=0.0)
+    hub_layer = [
+        layer for layer in backbone.layers if type(layer).__name__ == "HubBackbone"
+    ][0]
+    optimizer = layerwise_learning_rates(
+        keras.optimizers.Adam(0.01), {hub_layer.name: 0.0}, model=model
+    )
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    before = [np.array(w) for w in hub_layer.trainable_weights]
+    head_before = model.get_layer("head").get_weights()[0].copy()
+    assert before, "the hub layer has trainable weights"
+    x = np.random.default_rng(0).uniform(size=(8, 6, 6, 1)).astype("float32")
+    model.fit(x, np.arange(8) % 2, epochs=2, batch_size=4, verbose=0)
+    for b, w in zip(before, hub_layer.trainable_weights, strict=True):
+        np.testing.assert_array_equal(b, np.array(w))
+    assert not np.allclose(head_before, model.get_layer("head").get_weights()[0])
+    # With factor 1 the hub weights do move under Adam (no ':0' scope error).
+    keras.backend.clear_session()
+    optimizer = layerwise_learning_rates(keras.optimizers.Adam(0.01), {"head": 1.0})
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    model.fit(x, np.arange(8) % 2, epochs=1, batch_size=4, verbose=0)
+    assert not all(
+        np.array_equal(b, np.array(w))
+        for b, w in zip(before, hub_layer.trainable_weights, strict=True)
+    )
