@@ -2,11 +2,13 @@
 
 Augmentation runs in the input pipeline (``tf.data``, on CPU, in parallel
 with training) rather than as layers of the model. Besides speed this
-sidesteps a known trap: several keras-cv 0.9 preprocessing layers (RandAugment
-and others built on ``BaseImageAugmentationLayer`` with
-``tf.map_fn``/``tf.vectorized_map``) fail or silently become no-ops when they
-are placed inside a model that is compiled with XLA (``jit_compile=True``),
-exported, or run on a non-TensorFlow backend. Keep them in the dataset.
+sidesteps a known trap: with keras-cv 0.9 under Keras 3, some keras-cv
+layers fail inside a compiled model. ``keras_cv.layers.RandAugment`` placed
+in a ``keras.Sequential`` fails in ``model.fit`` with
+``OperatorNotAllowedInGraphError`` raised from ``Equalization.call()``,
+with or without ``jit_compile``; the same layer runs fine in
+``Dataset.map``. Keep them in the dataset.
+
 Needs TensorFlow and keras-cv.
 """
 

@@ -82,3 +82,21 @@ def test_errors():
 def test_docstring_examples():
     result = doctest.testmod(augment)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_augmented_dataset_feeds_model_fit():
+    import keras
+
+    images = _images()
+    ds = augment_dataset(_dataset(images), seed=1).map(lambda x, y: (x / 255.0, y % 2))
+    model = keras.Sequential(
+        [
+            keras.Input((24, 24, 3)),
+            keras.layers.Conv2D(2, 3),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(2),
+        ]
+    )
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(ds, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
