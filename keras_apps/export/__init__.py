@@ -10,35 +10,22 @@ This package works on any Keras model and never imports ``keras_apps.models``.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from keras_apps._lazy import lazy_attributes
 
-_LAZY = {
-    "export_for_serving": "keras_apps.export.saved_model",
-    "ExportResult": "keras_apps.export.saved_model",
-    "ExportValidationError": "keras_apps.export.saved_model",
-    "SignatureInfo": "keras_apps.export.signatures",
-    "TensorInfo": "keras_apps.export.signatures",
-    "list_versions": "keras_apps.export.files",
-    "write_warmup_requests": "keras_apps.export.warmup",
-    "read_warmup_requests": "keras_apps.export.warmup",
-    "write_model_config": "keras_apps.export.configs",
-    "read_model_config": "keras_apps.export.configs",
-    "write_batching_config": "keras_apps.export.configs",
-    "read_batching_config": "keras_apps.export.configs",
-}
-
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_attributes(
+    globals(),
+    {
+        "export_for_serving": "keras_apps.export.saved_model",
+        "ExportResult": "keras_apps.export.saved_model",
+        "ExportValidationError": "keras_apps.export.saved_model",
+        "SignatureInfo": "keras_apps.export.signatures",
+        "TensorInfo": "keras_apps.export.signatures",
+        "list_versions": "keras_apps.export.files",
+        "write_warmup_requests": "keras_apps.export.warmup",
+        "read_warmup_requests": "keras_apps.export.warmup",
+        "write_model_config": "keras_apps.export.configs",
+        "read_model_config": "keras_apps.export.configs",
+        "write_batching_config": "keras_apps.export.configs",
+        "read_batching_config": "keras_apps.export.configs",
+    },
+)
