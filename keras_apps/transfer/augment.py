@@ -119,8 +119,12 @@ def augment_dataset(
             ``tf.data.AUTOTUNE``, or 1 when ``seed`` is given, since keras-cv
             draws from one seed state per layer and parallel calls would take
             the draws in a random order.
-        seed: Seed for the default augmenter; with a seed two pipelines built
-            the same way give the same images.
+        seed: Seed for the default augmenter. The seeded ``RandomFlip`` is
+            reproducible: two pipelines built with the same seed flip the
+            same images. keras-cv 0.9's RandAugment under Keras 3 is not
+            reproducible from its seed (part of its randomness comes from
+            global random state that other code advances), so with
+            RandAugment the images differ between runs even with a seed.
         **augmenter_kwargs: Passed to `build_augmenter`.
 
     Returns:
