@@ -7,6 +7,7 @@ from typing import Any
 import keras
 
 from keras_apps.api_export import keras_apps_export
+from keras_apps.layers._checks import check_feature_maps
 from keras_apps.types import Shape, Tensor
 
 NORMALIZATIONS = ("none", "hw", "hwc", "2hwc")
@@ -96,7 +97,7 @@ class GramMatrix(keras.layers.Layer):
         self.normalize = normalize
 
     def build(self, input_shape: Shape) -> None:
-        _check_rank(input_shape)
+        check_feature_maps(type(self).__name__, input_shape)
         self.built = True
 
     def call(self, inputs: Tensor) -> Tensor:
@@ -118,7 +119,7 @@ class GramMatrix(keras.layers.Layer):
         return gram
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        _check_rank(input_shape)
+        check_feature_maps(type(self).__name__, input_shape)
         channels = input_shape[-1]
         return (input_shape[0], channels, channels)
 
@@ -126,13 +127,3 @@ class GramMatrix(keras.layers.Layer):
         config = super().get_config()
         config.update({"normalize": self.normalize})
         return config
-
-
-def _check_rank(input_shape: Shape) -> None:
-    if len(input_shape) != 4:
-        raise ValueError(
-            "GramMatrix expects channels-last feature maps of rank 4, "
-            "(batch, height, width, channels), such as the output of a Conv2D "
-            "layer; add a batch axis to a single image's maps. "
-            f"Received: input_shape={tuple(input_shape)}"
-        )

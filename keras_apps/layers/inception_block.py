@@ -7,6 +7,7 @@ from typing import Any
 import keras
 
 from keras_apps.api_export import keras_apps_export
+from keras_apps.layers._checks import check_feature_maps
 from keras_apps.types import Shape, Tensor
 
 _MODES = ("reduced", "naive")
@@ -179,20 +180,8 @@ class InceptionBlock(keras.layers.Layer):
     def _branches(self) -> list[list[keras.layers.Layer]]:
         return [[self.branch_1x1], self.branch_3x3, self.branch_5x5, self.branch_pool]
 
-    def _check_input_shape(self, input_shape: Shape) -> None:
-        if len(input_shape) != 4:
-            raise ValueError(
-                f"{type(self).__name__} expects 4D inputs (batch, height, width, "
-                f"channels). Received: input_shape={tuple(input_shape)}"
-            )
-        if input_shape[-1] is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a known channel dimension. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-
     def build(self, input_shape: Shape) -> None:
-        self._check_input_shape(input_shape)
+        check_feature_maps(type(self).__name__, input_shape, need_channels=True)
         branch_shapes = []
         for branch in self._branches():
             shape = tuple(input_shape)
@@ -217,7 +206,7 @@ class InceptionBlock(keras.layers.Layer):
         return self.filters_1x1 + self.filters_3x3 + self.filters_5x5 + pool_channels
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        self._check_input_shape(input_shape)
+        check_feature_maps(type(self).__name__, input_shape, need_channels=True)
         channels = self.output_channels(int(input_shape[-1]))  # type: ignore[arg-type]
         return (*tuple(input_shape)[:-1], channels)
 

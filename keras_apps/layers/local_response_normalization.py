@@ -9,6 +9,7 @@ from typing import Any
 import keras
 
 from keras_apps.api_export import keras_apps_export
+from keras_apps.layers._checks import check_feature_maps
 from keras_apps.types import Shape, Tensor
 
 _HALF_DTYPES = ("float16", "bfloat16")
@@ -110,7 +111,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         self.beta: float = _check_real("beta", beta, 0.0, strict=False)
 
     def build(self, input_shape: Shape) -> None:
-        _check_rank(input_shape)
+        check_feature_maps(type(self).__name__, input_shape)
         self.built = True
 
     def call(self, inputs: Tensor) -> Tensor:
@@ -128,7 +129,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         return outputs
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        _check_rank(input_shape)
+        check_feature_maps(type(self).__name__, input_shape)
         return tuple(input_shape)
 
     def get_config(self) -> dict[str, Any]:
@@ -142,13 +143,3 @@ class LocalResponseNormalization(keras.layers.Layer):
             }
         )
         return config
-
-
-def _check_rank(input_shape: Shape) -> None:
-    if len(input_shape) != 4:
-        raise ValueError(
-            "LocalResponseNormalization expects channels-last inputs of rank 4, "
-            "(batch, height, width, channels), such as the output of a Conv2D "
-            "layer. "
-            f"Received: input_shape={tuple(input_shape)}"
-        )

@@ -7,6 +7,7 @@ from typing import Any
 import keras
 
 from keras_apps.api_export import keras_apps_export
+from keras_apps.layers._checks import check_feature_maps
 from keras_apps.types import Shape, Tensor
 
 _SHORTCUTS = ("auto", "identity", "projection")
@@ -175,18 +176,6 @@ class ResidualUnit(keras.layers.Layer):
         self.projection_norm = None if preactivation else norm("shortcut_bn")
         self.add = keras.layers.Add(dtype=self.dtype_policy, name="add")
 
-    def _check_input_shape(self, input_shape: Shape) -> None:
-        if len(input_shape) != 4:
-            raise ValueError(
-                f"{type(self).__name__} expects 4D inputs (batch, height, width, "
-                f"channels). Received: input_shape={tuple(input_shape)}"
-            )
-        if input_shape[-1] is None:
-            raise ValueError(
-                f"{type(self).__name__} needs a known channel dimension. "
-                f"Received: input_shape={tuple(input_shape)}"
-            )
-
     def _needs_projection(self, input_shape: Shape) -> bool:
         shape_changes = self.strides != 1 or input_shape[-1] != self.output_filters
         if self.shortcut == "identity" and shape_changes:
@@ -202,7 +191,7 @@ class ResidualUnit(keras.layers.Layer):
         )
 
     def build(self, input_shape: Shape) -> None:
-        self._check_input_shape(input_shape)
+        check_feature_maps(type(self).__name__, input_shape, need_channels=True)
         self.uses_projection = self._needs_projection(input_shape)
         shape = tuple(input_shape)
         for conv, bn in zip(self.convs, self.norms, strict=True):
@@ -247,7 +236,7 @@ class ResidualUnit(keras.layers.Layer):
         return keras.ops.relu(self.add([shortcut, x]))
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        self._check_input_shape(input_shape)
+        check_feature_maps(type(self).__name__, input_shape, need_channels=True)
         spatial = [
             None if d is None else -(-d // self.strides) for d in input_shape[1:3]
         ]

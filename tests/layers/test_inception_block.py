@@ -125,8 +125,8 @@ def test_all_bad_arguments_reported_at_once():
 @pytest.mark.parametrize(
     "shape, match",
     [
-        ((None, 8, 8), "4D inputs"),
-        ((None, 4, 4, 4, 2), "4D inputs"),
+        ((None, 8, 8), "rank 4"),
+        ((None, 4, 4, 4, 2), "rank 4"),
         ((None, 4, 4, None), "channel"),
     ],
 )

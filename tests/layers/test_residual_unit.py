@@ -213,7 +213,7 @@ def test_bad_arguments_raise(kwargs, match):
 
 
 @pytest.mark.parametrize(
-    "shape, match", [((None, 8, 8), "4D inputs"), ((None, 8, 8, None), "channel")]
+    "shape, match", [((None, 8, 8), "rank 4"), ((None, 8, 8, None), "channel")]
 )
 def test_bad_input_shape_raises(shape, match):
     with pytest.raises(ValueError, match=match):
