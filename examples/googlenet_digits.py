@@ -32,6 +32,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_apps  # noqa: E402
+from keras_apps.models.googlenet import GOOGLENET_BLOCKS  # noqa: E402
 from keras_apps.utils import count_multiplies  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,37 +40,8 @@ OUTPUT_DIR = REPO_ROOT / "artifacts" / "googlenet_digits"
 IMAGE_SIZE = 32
 NUM_CLASSES = 10
 
-# Inception 3a, 3b, a max-pool and 4a of GoogLeNet (scaled by WIDTH below).
-DEMO_BLOCKS: list[dict[str, Any] | str] = [
-    {
-        "name": "3a",
-        "filters_1x1": 64,
-        "reduce_3x3": 96,
-        "filters_3x3": 128,
-        "reduce_5x5": 16,
-        "filters_5x5": 32,
-        "pool_proj": 32,
-    },
-    {
-        "name": "3b",
-        "filters_1x1": 128,
-        "reduce_3x3": 128,
-        "filters_3x3": 192,
-        "reduce_5x5": 32,
-        "filters_5x5": 96,
-        "pool_proj": 64,
-    },
-    "pool",
-    {
-        "name": "4a",
-        "filters_1x1": 192,
-        "reduce_3x3": 96,
-        "filters_3x3": 208,
-        "reduce_5x5": 16,
-        "filters_5x5": 48,
-        "pool_proj": 64,
-    },
-]
+# Inception 3a, 3b, the max-pool and 4a of the paper's table (scaled by WIDTH).
+DEMO_BLOCKS: list[dict[str, Any] | str] = list(GOOGLENET_BLOCKS[:4])
 WIDTH = 0.25
 
 
