@@ -109,6 +109,12 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
     accumulation of the inner optimizer keep working. The wrapper saves and
     loads with a model (``.keras``), multipliers included.
 
+    How: the wrapper routes the inner optimizer's ``update_step(gradient,
+    variable, learning_rate)`` and ``_apply_weight_decay`` through itself
+    (on that instance only), so every Keras code path of ``apply``, the
+    TensorFlow distributed one included, gets the per-variable rate. The
+    inner optimizer is thus tied to the wrapper; use the wrapper only.
+
     Args:
         inner_optimizer: The `keras.optimizers.Optimizer` to wrap.
         multipliers: Dict mapping layer names or glob patterns to factors >= 0.
