@@ -35,47 +35,68 @@ import numpy as np
 
 from keras_apps.serving import protos
 
-try:  # bfloat16 and float8 types; optional for a TensorFlow-free install.
-    import ml_dtypes
-except ImportError:  # pragma: no cover - depends on the environment
-    ml_dtypes = None  # type: ignore[assignment]
-
 _DT = protos.DataType
 DT_STRING = _DT.Value("DT_STRING")
 
-# NumPy scalar type -> DataType name.
-_NUMPY_TO_NAME: dict[Any, str] = {
-    np.bool_: "DT_BOOL",
-    np.int8: "DT_INT8",
-    np.int16: "DT_INT16",
-    np.int32: "DT_INT32",
-    np.int64: "DT_INT64",
-    np.uint8: "DT_UINT8",
-    np.uint16: "DT_UINT16",
-    np.uint32: "DT_UINT32",
-    np.uint64: "DT_UINT64",
-    np.float16: "DT_HALF",
-    np.float32: "DT_FLOAT",
-    np.float64: "DT_DOUBLE",
-    np.complex64: "DT_COMPLEX64",
-    np.complex128: "DT_COMPLEX128",
-}
-if ml_dtypes is not None:
-    _NUMPY_TO_NAME.update(
-        {
-            ml_dtypes.bfloat16: "DT_BFLOAT16",
-            ml_dtypes.float8_e5m2: "DT_FLOAT8_E5M2",
-            ml_dtypes.float8_e4m3fn: "DT_FLOAT8_E4M3FN",
-            ml_dtypes.float8_e4m3fnuz: "DT_FLOAT8_E4M3FNUZ",
-            ml_dtypes.float8_e4m3b11fnuz: "DT_FLOAT8_E4M3B11FNUZ",
-            ml_dtypes.float8_e5m2fnuz: "DT_FLOAT8_E5M2FNUZ",
-        }
-    )
+# NumPy scalar type -> DataType number, and back.
+_NUMPY_TO_DT: dict[Any, int] = {}
+_DT_TO_NUMPY: dict[int, np.dtype] = {}
 
-_NUMPY_TO_DT: dict[Any, int] = {t: _DT.Value(n) for t, n in _NUMPY_TO_NAME.items()}
-_DT_TO_NUMPY: dict[int, np.dtype] = {
-    dt: np.dtype(t).newbyteorder("<") for t, dt in _NUMPY_TO_DT.items()
-}
+
+def _register(types_to_names: dict[Any, str]) -> None:
+    for scalar_type, name in types_to_names.items():
+        _NUMPY_TO_DT[scalar_type] = _DT.Value(name)
+        _DT_TO_NUMPY[_DT.Value(name)] = np.dtype(scalar_type).newbyteorder("<")
+
+
+_register(
+    {
+        np.bool_: "DT_BOOL",
+        np.int8: "DT_INT8",
+        np.int16: "DT_INT16",
+        np.int32: "DT_INT32",
+        np.int64: "DT_INT64",
+        np.uint8: "DT_UINT8",
+        np.uint16: "DT_UINT16",
+        np.uint32: "DT_UINT32",
+        np.uint64: "DT_UINT64",
+        np.float16: "DT_HALF",
+        np.float32: "DT_FLOAT",
+        np.float64: "DT_DOUBLE",
+        np.complex64: "DT_COMPLEX64",
+        np.complex128: "DT_COMPLEX128",
+    }
+)
+
+_ml_dtypes_state: dict[str, bool] = {}
+
+
+def _ml_dtypes_available() -> bool:
+    """Registers bfloat16 and the float8 types on first need.
+
+    ``ml_dtypes`` (it ships with TensorFlow and JAX) is optional for a
+    TensorFlow-free install, and importing it costs a few milliseconds that a
+    client sending float32 need not pay at import time.
+    """
+    if "available" not in _ml_dtypes_state:
+        try:
+            import ml_dtypes
+        except ImportError:  # pragma: no cover - depends on the environment
+            _ml_dtypes_state["available"] = False
+        else:
+            _register(
+                {
+                    ml_dtypes.bfloat16: "DT_BFLOAT16",
+                    ml_dtypes.float8_e5m2: "DT_FLOAT8_E5M2",
+                    ml_dtypes.float8_e4m3fn: "DT_FLOAT8_E4M3FN",
+                    ml_dtypes.float8_e4m3fnuz: "DT_FLOAT8_E4M3FNUZ",
+                    ml_dtypes.float8_e4m3b11fnuz: "DT_FLOAT8_E4M3B11FNUZ",
+                    ml_dtypes.float8_e5m2fnuz: "DT_FLOAT8_E5M2FNUZ",
+                }
+            )
+            _ml_dtypes_state["available"] = True
+    return _ml_dtypes_state["available"]
+
 
 # DataType name -> the repeated field TF Serving fills when it does not use
 # tensor_content (tensorflow/core/framework/tensor.proto).
@@ -108,6 +129,7 @@ _MAX_CONTENT_BYTES = 2**31 - 1
 
 def supported_dtypes() -> list[str]:
     """Names of the NumPy dtypes that `encode_tensor` accepts, plus strings."""
+    _ml_dtypes_available()
     return sorted(np.dtype(t).name for t in _NUMPY_TO_DT) + ["bytes", "str"]
 
 
@@ -127,13 +149,15 @@ def data_type(dtype: Any) -> int:
     if dtype.kind in "SUO":
         return DT_STRING
     number = _NUMPY_TO_DT.get(dtype.type)
+    if number is None and _ml_dtypes_available():
+        number = _NUMPY_TO_DT.get(dtype.type)
     if number is None:
         raise TypeError(
             f"Cannot encode dtype {dtype} as a TensorProto. "
             f"Expected one of {supported_dtypes()}."
             + (
                 " bfloat16 and float8 need the `ml_dtypes` package."
-                if ml_dtypes is None
+                if not _ml_dtypes_available()
                 else ""
             )
         )
@@ -149,6 +173,8 @@ def numpy_dtype(data_type_number: int) -> np.dtype:
     if data_type_number == DT_STRING:
         return np.dtype(object)
     dtype = _DT_TO_NUMPY.get(data_type_number)
+    if dtype is None and _ml_dtypes_available():
+        dtype = _DT_TO_NUMPY.get(data_type_number)
     if dtype is None:
         raise TypeError(
             f"Cannot decode a TensorProto of dtype {_dtype_name(data_type_number)}. "
