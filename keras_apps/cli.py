@@ -189,11 +189,13 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=_run_predict)
 
 
-def _load_inputs(files: Sequence[str], spec: Any, scale: float) -> Any:
+def _load_inputs(files: Sequence[str], spec: Any, scale: float) -> tuple[Any, list]:
+    """Stacks images and .npy files into one batch; names each row by its file."""
     import numpy as np
 
     shape = spec.shape
     arrays = []
+    row_names: list[str] = []
     for path in files:
         if path.endswith(".npy"):
             array = np.load(path, allow_pickle=False)
@@ -219,7 +221,9 @@ def _load_inputs(files: Sequence[str], spec: Any, scale: float) -> Any:
             if spec.dtype == np.uint8:
                 array = np.clip(np.rint(array), 0, 255).astype("uint8")
         arrays.append(array)
-    return np.concatenate(arrays, axis=0)
+        rows = len(array)
+        row_names += [path] if rows == 1 else [f"{path}[{i}]" for i in range(rows)]
+    return np.concatenate(arrays, axis=0), row_names
 
 
 def _run_predict(args: argparse.Namespace) -> int:
@@ -249,13 +253,15 @@ def _run_predict(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 2
-            batch = _load_inputs(args.files, metadata.inputs[name], args.scale)
+            batch, row_names = _load_inputs(
+                args.files, metadata.inputs[name], args.scale
+            )
             outputs = client.predict({name: batch})
     except (ServingError, ValueError, OSError) as error:
         print(f"keras-apps predict: {error}", file=sys.stderr)
         return 1
     print(f"model {metadata.model_name} version {metadata.version} at {args.target}")
-    for index, path in enumerate(args.files):
+    for index, path in enumerate(row_names):
         for key in sorted(outputs):
             values = np.asarray(outputs[key])[index]
             if values.ndim == 1 and values.size > 1 and values.dtype.kind == "f":

@@ -217,6 +217,21 @@ def test_cli_status_and_predict(served, tmp_path, capsys):
         assert line.endswith(f": {top} ({row[top]:.4f})"), line
 
 
+def test_cli_predict_prints_every_row_of_a_batched_npy(served, tmp_path, capsys):
+    server, _, models = served
+    batch = np.random.default_rng(6).uniform(0, 255, (3, 8, 8, 3)).astype("float32")
+    np.save(tmp_path / "batch.npy", batch)
+    args = ["predict", "--target", server.target, "--model", "pixels", "--top", "1"]
+    assert cli.main([*args, str(tmp_path / "batch.npy")]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    probabilities = np.asarray(models["pixels"](batch))
+    assert len(lines) == len(probabilities) == 3
+    for index, (line, row) in enumerate(zip(lines, probabilities, strict=True)):
+        top = int(np.argmax(row))
+        assert line.startswith(f"{tmp_path / 'batch.npy'}[{index}]  "), line
+        assert line.endswith(f": {top} ({row[top]:.4f})"), line
+
+
 def test_cli_predict_reports_unknown_model(served, tmp_path, capsys):
     server, _, _ = served
     np.save(tmp_path / "x.npy", np.zeros((16,), "float32"))
