@@ -190,9 +190,11 @@ def check_docker(docker: str = "docker", timeout: float = 20.0) -> str | None:
     except subprocess.TimeoutExpired:
         return f"`{docker} info` did not answer within {timeout:g} s"
     if result.returncode != 0:
-        lines = [ln.strip() for ln in (result.stderr + result.stdout).splitlines()]
+        # The reason is on stderr; stdout holds the client's own report.
+        lines = [ln.strip() for ln in result.stderr.splitlines()]
+        lines += [ln.strip() for ln in result.stdout.splitlines()]
         reason = next(
-            (ln for ln in reversed(lines) if ln and not ln.startswith("WARNING")),
+            (ln for ln in lines if ln and not ln.startswith("WARNING")),
             f"exit status {result.returncode}",
         )
         return (

@@ -118,7 +118,9 @@ def _fake_docker(tmp_path: Path, info_ok: bool) -> Path:
     info = (
         "echo 'Server Version: 28.2.2'; exit 0"
         if info_ok
-        else "echo 'Cannot connect to the Docker daemon at "
+        # As the real client: its own report on stdout, the reason on stderr.
+        else "printf 'Client:\\n Version: 28.2.2\\n\\nServer:\\n'; "
+        "echo 'Cannot connect to the Docker daemon at "
         "unix:///var/run/docker.sock. Is the docker daemon running?' >&2; exit 1"
     )
     script.write_text(
