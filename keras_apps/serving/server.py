@@ -37,6 +37,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import logging
+import math
 import os
 import shutil
 import signal
@@ -57,7 +58,7 @@ import numpy as np
 import tensorflow as tf
 from google.protobuf import text_format
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -82,6 +83,7 @@ _PREDICT_METHOD = "tensorflow/serving/predict"
 _CLASSIFY_METHOD = "tensorflow/serving/classify"
 _REGRESS_METHOD = "tensorflow/serving/regress"
 _DEFAULT_SIGNATURE = "serving_default"
+_INIT_OP_SIGNATURE = "__saved_model_init_op"  # the TF2 init op, not a signature
 _WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 _MAX_WARMUP_RECORDS = 1000  # TF Serving's limit
 
@@ -114,15 +116,17 @@ def tensor_proto_to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
         raise ValueError("the tensor has no dtype (DT_INVALID)")
     dtype = tf.dtypes.as_dtype(proto.dtype)
     shape = [d.size for d in proto.tensor_shape.dim]
-    if proto.tensor_content and dtype != tf.string:
+    # Each read of a bytes field copies it: read the raw content once.
+    content = proto.tensor_content
+    if content and dtype != tf.string:
         np_dtype = np.dtype(dtype.as_numpy_dtype).newbyteorder("<")
-        count = int(np.prod(shape, dtype=np.int64))
-        if len(proto.tensor_content) != count * np_dtype.itemsize:
+        count = math.prod(shape)
+        if len(content) != count * np_dtype.itemsize:
             raise ValueError(
-                f"tensor_content holds {len(proto.tensor_content)} bytes but shape "
+                f"tensor_content holds {len(content)} bytes but shape "
                 f"{shape} of {dtype.name} needs {count * np_dtype.itemsize}"
             )
-        return np.frombuffer(proto.tensor_content, dtype=np_dtype).reshape(shape)
+        return np.frombuffer(content, dtype=np_dtype).reshape(shape)
     return tf.make_ndarray(proto)
 
 
@@ -294,40 +298,125 @@ def _configs_from_proto(
 
 
 class _LoadedVersion:
-    """One SavedModel version: its signature functions and SignatureDefs."""
+    """One SavedModel version: a Session over its serving graph, and its SignatureDefs.
+
+    Requests run the SignatureDef's tensors through a TF1-style Session, as TF
+    Serving does, with one cached `Session.make_callable` per signature, input
+    set and output set. A request then feeds its NumPy arrays straight into the
+    graph: no eager tensor is built and no Python arguments are bound to a
+    function signature on each call. Both cost more than they seem on a busy
+    server, where every request runs on caches its model just evicted.
+    """
 
     def __init__(self, version: int, path: Path) -> None:
         self.version = version
         self.path = path
-        self.signature_defs = _read_signature_defs(path)
-        self._module = tf.saved_model.load(str(path))
-        self.functions = {
-            name: self._module.signatures[name]
-            for name in self.signature_defs
-            if name in self._module.signatures
+        meta_graph = _serving_meta_graph(path)
+        self.signature_defs = dict(meta_graph.signature_def)
+        self._runnable = {
+            name for name in self.signature_defs if name != _INIT_OP_SIGNATURE
         }
+        self._graph = tf.Graph()
+        config = tf.compat.v1.ConfigProto(
+            allow_soft_placement=True,
+            # Follow this process's settings, as tf.saved_model.load would.
+            intra_op_parallelism_threads=(
+                tf.config.threading.get_intra_op_parallelism_threads()
+            ),
+            inter_op_parallelism_threads=(
+                tf.config.threading.get_inter_op_parallelism_threads()
+            ),
+        )
+        config.gpu_options.allow_growth = True
+        self._session = tf.compat.v1.Session(graph=self._graph, config=config)
+        with self._graph.as_default():
+            tf.compat.v1.saved_model.load(
+                self._session,
+                list(meta_graph.meta_info_def.tags),
+                str(path),
+                clear_devices=True,
+            )
+        self._graph.finalize()
+        self._callables: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
+        self._callables_lock = threading.Lock()
 
     def signature(self, name: str) -> meta_graph_pb2.SignatureDef:
-        if name not in self.functions:
+        if name not in self._runnable:
             raise _RpcError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f'Serving signature key "{name}" not found.',
             )
         return self.signature_defs[name]
 
+    def _callable(
+        self, signature_name: str, feeds: tuple[str, ...], fetches: tuple[str, ...]
+    ) -> Any:
+        key = (signature_name, feeds, fetches)
+        runner = self._callables.get(key)
+        if runner is not None:
+            return runner
+        signature = self.signature_defs[signature_name]
+        for kind, aliases, infos in (
+            ("input", feeds, signature.inputs),
+            ("output", fetches, signature.outputs),
+        ):
+            for alias in aliases:
+                if alias not in infos:
+                    raise _RpcError(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"{kind} tensor alias not found in signature: {alias}. "
+                        f"Expected one of {{{','.join(sorted(infos))}}}.",
+                    )
+                if not infos[alias].name:
+                    raise _RpcError(
+                        grpc.StatusCode.INVALID_ARGUMENT,
+                        f"{kind} '{alias}' of signature '{signature_name}' is a "
+                        "composite tensor, which LocalModelServer does not serve",
+                    )
+        feed_names = [signature.inputs[a].name for a in feeds]
+        fetch_names = [signature.outputs[a].name for a in fetches]
+        with self._callables_lock:
+            runner = self._callables.get(key)
+            if runner is None:
+                runner = self._make_callable(feed_names, fetch_names)
+                self._callables[key] = runner
+        return runner
+
+    def _make_callable(self, feed_names: list[str], fetch_names: list[str]) -> Any:
+        # The public make_callable sends feeds through the whole Session.run
+        # machinery on every call; a callable made from CallableOptions (what
+        # tf.keras's TF1 backend used) hands the arrays to C++ directly.
+        from_options = getattr(self._session, "_make_callable_from_options", None)
+        if from_options is not None:
+            options = config_pb2.CallableOptions(feed=feed_names, fetch=fetch_names)
+            return from_options(options)
+        tensor = self._graph.get_tensor_by_name
+        return self._session.make_callable(
+            [tensor(name) for name in fetch_names],
+            [tensor(name) for name in feed_names],
+        )
+
     def run(
-        self, signature_name: str, inputs: Mapping[str, Any]
+        self,
+        signature_name: str,
+        inputs: Mapping[str, Any],
+        output_names: Sequence[str] | None = None,
     ) -> dict[str, np.ndarray]:
-        function = self.functions[signature_name]
+        """Runs a signature on NumPy inputs; all its outputs unless named."""
+        feeds = tuple(sorted(inputs))
+        fetches = tuple(
+            sorted(self.signature_defs[signature_name].outputs)
+            if output_names is None
+            else output_names
+        )
+        runner = self._callable(signature_name, feeds, fetches)
         try:
-            outputs = function(
-                **{k: tf.convert_to_tensor(v) for k, v in inputs.items()}
-            )
+            values = runner(*(inputs[alias] for alias in feeds))
         except tf.errors.OpError as error:
             raise _RpcError(_grpc_code(error.error_code), error.message) from error
         except (TypeError, ValueError) as error:
             raise _RpcError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
-        return {k: v.numpy() for k, v in outputs.items()}
+        return dict(zip(fetches, values, strict=True))
 
 
 def _grpc_code(tf_code: int) -> grpc.StatusCode:
@@ -337,7 +426,7 @@ def _grpc_code(tf_code: int) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def _read_signature_defs(path: Path) -> dict[str, meta_graph_pb2.SignatureDef]:
+def _serving_meta_graph(path: Path) -> meta_graph_pb2.MetaGraphDef:
     saved_model = saved_model_pb2.SavedModel()
     if (path / "saved_model.pb").is_file():
         saved_model.ParseFromString((path / "saved_model.pb").read_bytes())
@@ -345,7 +434,7 @@ def _read_signature_defs(path: Path) -> dict[str, meta_graph_pb2.SignatureDef]:
         text_format.Parse((path / "saved_model.pbtxt").read_text(), saved_model)
     for meta_graph in saved_model.meta_graphs:
         if "serve" in meta_graph.meta_info_def.tags:
-            return dict(meta_graph.signature_def)
+            return meta_graph
     raise ValueError(f"{path} has no MetaGraph tagged 'serve'")
 
 
@@ -862,7 +951,7 @@ class LocalModelServer:
                     f"duplicate output tensor alias: {alias}",
                 )
             seen.add(alias)
-        outputs = loaded.run(signature_name, inputs)
+        outputs = loaded.run(signature_name, inputs, wanted)
         response = predict_pb2.PredictResponse()
         for alias in wanted:
             response.outputs[alias].CopyFrom(
