@@ -46,7 +46,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -297,6 +297,27 @@ def _configs_from_proto(
 # Loaded versions.
 
 
+class _V1LoaderDeprecationFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "saved_model.loader_impl) is deprecated" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_v1_loader_deprecation() -> Iterator[None]:
+    """Hides TF's "use tf.saved_model.load instead" warning for the Session loader.
+
+    The server loads into a Session on purpose (see `_LoadedVersion`); the
+    warning would only send users to the API it moved away from.
+    """
+    tf_logger = tf.get_logger()
+    quiet = _V1LoaderDeprecationFilter()
+    tf_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        tf_logger.removeFilter(quiet)
+
+
 class _LoadedVersion:
     """One SavedModel version: a Session over its serving graph, and its SignatureDefs.
 
@@ -329,7 +350,7 @@ class _LoadedVersion:
         )
         config.gpu_options.allow_growth = True
         self._session = tf.compat.v1.Session(graph=self._graph, config=config)
-        with self._graph.as_default():
+        with self._graph.as_default(), _quiet_v1_loader_deprecation():
             tf.compat.v1.saved_model.load(
                 self._session,
                 list(meta_graph.meta_info_def.tags),
