@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from keras_apps.types import Shape
+
+
+def positive_int_error(name: str, value: Any) -> str | None:
+    """The message for a constructor argument that is not a positive int, or None.
+
+    Booleans are refused although they are ints, so that ``filters=True`` is
+    an error rather than one filter.
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return f"`{name}` must be a positive integer. Received: {name}={value!r}"
+    return None
 
 
 def check_feature_maps(

@@ -7,16 +7,10 @@ from typing import Any
 import keras
 
 from keras_apps.api_export import keras_apps_export
-from keras_apps.layers._checks import check_feature_maps
+from keras_apps.layers._checks import check_feature_maps, positive_int_error
 from keras_apps.types import Shape, Tensor
 
 _MODES = ("reduced", "naive")
-
-
-def _check_filters(name: str, value: Any) -> str | None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        return f"`{name}` must be a positive integer. Received: {name}={value!r}"
-    return None
 
 
 @keras_apps_export("keras_apps.layers.InceptionBlock")
@@ -98,7 +92,7 @@ class InceptionBlock(keras.layers.Layer):
     ) -> None:
         super().__init__(**kwargs)
         errors = [
-            _check_filters(name, value)
+            positive_int_error(name, value)
             for name, value in (
                 ("filters_1x1", filters_1x1),
                 ("filters_3x3", filters_3x3),
@@ -122,10 +116,10 @@ class InceptionBlock(keras.layers.Layer):
                         f"Received: {name}={value!r}"
                     )
         else:
-            errors.append(_check_filters("pool_proj", pool_proj))
+            errors.append(positive_int_error("pool_proj", pool_proj))
             for name, value in (("reduce_3x3", reduce_3x3), ("reduce_5x5", reduce_5x5)):
                 if value is not None:
-                    errors.append(_check_filters(name, value))
+                    errors.append(positive_int_error(name, value))
         messages = [e for e in errors if e]
         if messages:
             raise ValueError(" ".join(messages))

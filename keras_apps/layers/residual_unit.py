@@ -7,7 +7,7 @@ from typing import Any
 import keras
 
 from keras_apps.api_export import keras_apps_export
-from keras_apps.layers._checks import check_feature_maps
+from keras_apps.layers._checks import check_feature_maps, positive_int_error
 from keras_apps.types import Shape, Tensor
 
 _SHORTCUTS = ("auto", "identity", "projection")
@@ -104,16 +104,14 @@ class ResidualUnit(keras.layers.Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        errors = []
-        for name, value in (
-            ("filters", filters),
-            ("kernel_size", kernel_size),
-            ("strides", strides),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                errors.append(
-                    f"`{name}` must be a positive integer. Received: {name}={value!r}"
-                )
+        errors = [
+            positive_int_error(name, value)
+            for name, value in (
+                ("filters", filters),
+                ("kernel_size", kernel_size),
+                ("strides", strides),
+            )
+        ]
         if shortcut not in _SHORTCUTS:
             errors.append(
                 f"`shortcut` must be one of {_SHORTCUTS}. "
@@ -125,8 +123,9 @@ class ResidualUnit(keras.layers.Layer):
         ):
             if not isinstance(value, bool):
                 errors.append(f"`{name}` must be a bool. Received: {name}={value!r}")
-        if errors:
-            raise ValueError(" ".join(errors))
+        messages = [e for e in errors if e]
+        if messages:
+            raise ValueError(" ".join(messages))
 
         self.filters = filters
         self.kernel_size = kernel_size

@@ -9,6 +9,7 @@ from typing import Any
 import keras
 
 from keras_apps.api_export import keras_apps_export
+from keras_apps.layers._checks import positive_int_error
 from keras_apps.layers.inception_block import InceptionBlock
 from keras_apps.layers.local_response_normalization import (
     LocalResponseNormalization,
@@ -230,21 +231,14 @@ class GoogLeNet(keras.Model):
         name: str = "googlenet",
         **kwargs: Any,
     ) -> None:
-        errors = []
+        errors: list[str | None] = []
         if len(tuple(input_shape)) != 3:
             errors.append(
                 "`input_shape` must be (height, width, channels). "
                 f"Received: input_shape={input_shape!r}"
             )
-        if include_top and (
-            isinstance(num_classes, bool)
-            or not isinstance(num_classes, int)
-            or num_classes <= 0
-        ):
-            errors.append(
-                "`num_classes` must be a positive integer. "
-                f"Received: num_classes={num_classes!r}"
-            )
+        if include_top:
+            errors.append(positive_int_error("num_classes", num_classes))
         if not width_multiplier > 0:
             errors.append(
                 "`width_multiplier` must be positive. "
@@ -260,8 +254,9 @@ class GoogLeNet(keras.Model):
             errors.append(
                 f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling!r}"
             )
-        if errors:
-            raise ValueError(" ".join(errors))
+        messages = [e for e in errors if e]
+        if messages:
+            raise ValueError(" ".join(messages))
         table = _validate_blocks(GOOGLENET_BLOCKS if blocks is None else blocks)
 
         def width(filters: int | None) -> int | None:

@@ -8,6 +8,7 @@ from typing import Any
 import keras
 
 from keras_apps.api_export import keras_apps_export
+from keras_apps.layers._checks import positive_int_error
 from keras_apps.layers.residual_unit import ResidualUnit
 
 RESNET_STAGES: dict[int, tuple[tuple[int, ...], bool]] = {
@@ -90,7 +91,7 @@ class PreActResNet(keras.Model):
         name: str = "preact_resnet",
         **kwargs: Any,
     ) -> None:
-        errors = []
+        errors: list[str | None] = []
         if depth is not None and stages is not None:
             errors.append(
                 "Pass either `depth` or `stages`, not both. "
@@ -117,22 +118,22 @@ class PreActResNet(keras.Model):
                 "`input_shape` must be (height, width, channels). "
                 f"Received: input_shape={input_shape!r}"
             )
-        for arg, value in (
-            ("num_classes", num_classes),
-            ("base_filters", base_filters),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                errors.append(
-                    f"`{arg}` must be a positive integer. Received: {arg}={value!r}"
-                )
+        errors.extend(
+            positive_int_error(arg, value)
+            for arg, value in (
+                ("num_classes", num_classes),
+                ("base_filters", base_filters),
+            )
+        )
         if stem not in _STEMS:
             errors.append(f"`stem` must be one of {_STEMS}. Received: stem={stem!r}")
         if pooling not in (None, "avg", "max"):
             errors.append(
                 f"`pooling` must be None, 'avg' or 'max'. Received: pooling={pooling!r}"
             )
-        if errors:
-            raise ValueError(" ".join(errors))
+        messages = [e for e in errors if e]
+        if messages:
+            raise ValueError(" ".join(messages))
 
         if stages is None:
             units, default_bottleneck = RESNET_STAGES[depth or 18]
