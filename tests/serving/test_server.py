@@ -479,6 +479,17 @@ def test_bad_arguments(models, tmp_path):
         LocalModelServer()
     with pytest.raises(ValueError, match="either model_base_path"):
         LocalModelServer(base, model_config_file=tmp_path / "models.config")
+    with pytest.raises(ValueError, match="model_name goes with model_base_path"):
+        LocalModelServer(
+            model_name="tiny", model_config_file=tmp_path / "models.config"
+        )
+    # spawn checks the same before it starts a process.
+    with pytest.raises(ValueError, match="either model_base_path"):
+        LocalModelServer.spawn()
+    with pytest.raises(ValueError, match="model_name goes with model_base_path"):
+        LocalModelServer.spawn(
+            model_name="tiny", model_config_file=tmp_path / "models.config"
+        )
     with pytest.raises(ValueError, match="port must be in"):
         LocalModelServer(base, port=70000)
     with pytest.raises(FileNotFoundError, match="does not exist"):
