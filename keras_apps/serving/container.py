@@ -26,6 +26,27 @@ GPU_IMAGE = "tensorflow/serving:latest-gpu"
 CPU_IMAGE = "tensorflow/serving:latest"
 
 
+def check_model_source(
+    model_base_path: object, model_name: str | None, model_config_file: object
+) -> None:
+    """One model (base path, optional name) or a config file, never both.
+
+    TF Serving's own rule for ``--model_base_path`` / ``--model_config_file``;
+    `LocalModelServer` follows it too.
+    """
+    if (model_base_path is None) == (model_config_file is None):
+        raise ValueError(
+            "Give either model_base_path (with model_name) or "
+            f"model_config_file. Received: model_base_path={model_base_path!r}, "
+            f"model_config_file={model_config_file!r}"
+        )
+    if model_config_file is not None and model_name is not None:
+        raise ValueError(
+            "model_name goes with model_base_path; a model_config_file names "
+            f"its models itself. Received: model_name={model_name!r}"
+        )
+
+
 def tf_serving_command(
     model_name: str | None = None,
     model_base_path: str | os.PathLike[str] | None = None,
@@ -92,17 +113,7 @@ def tf_serving_command(
      '-e', 'MODEL_NAME=digits', 'tensorflow/serving:latest-gpu',
      '--enable_model_warmup=true', '--enable_serialization_as_tensor_content=true']
     """
-    if (model_base_path is None) == (model_config_file is None):
-        raise ValueError(
-            "Give either model_base_path (with model_name) or model_config_file. "
-            f"Received: model_base_path={model_base_path!r}, "
-            f"model_config_file={model_config_file!r}"
-        )
-    if model_config_file is not None and model_name is not None:
-        raise ValueError(
-            "model_name goes with model_base_path; a model_config_file names its "
-            f"models itself. Received: model_name={model_name!r}"
-        )
+    check_model_source(model_base_path, model_name, model_config_file)
     for flag, port in (("grpc_port", grpc_port), ("rest_port", rest_port)):
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ValueError(f"{flag} must be in [1, 65535]. Received: {flag}={port!r}")

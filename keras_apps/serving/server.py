@@ -73,6 +73,8 @@ from tensorflow_serving.apis import (
 )
 from tensorflow_serving.config import model_server_config_pb2
 
+from keras_apps.serving.container import check_model_source
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -599,23 +601,6 @@ class _ServedModel:
 # The server.
 
 
-def _check_model_source(
-    model_base_path: Any, model_name: str | None, model_config_file: Any
-) -> None:
-    """One model (base path, optional name) or a config file, never both."""
-    if (model_base_path is None) == (model_config_file is None):
-        raise ValueError(
-            "Give either model_base_path (with model_name) or "
-            f"model_config_file. Received: model_base_path={model_base_path!r}, "
-            f"model_config_file={model_config_file!r}"
-        )
-    if model_config_file is not None and model_name is not None:
-        raise ValueError(
-            "model_name goes with model_base_path; a model_config_file names "
-            f"its models itself. Received: model_name={model_name!r}"
-        )
-
-
 class LocalModelServer:
     """A TF Serving-compatible gRPC server for development and tests.
 
@@ -678,7 +663,7 @@ class LocalModelServer:
         enable_model_warmup: bool = True,
         version_policy_latest: int = 1,
     ) -> None:
-        _check_model_source(model_base_path, model_name, model_config_file)
+        check_model_source(model_base_path, model_name, model_config_file)
         if not 0 <= int(port) <= 65535:
             raise ValueError(f"port must be in [0, 65535]. Received: port={port}")
         if file_system_poll_wait_seconds < 0:
@@ -1182,7 +1167,7 @@ class LocalModelServer:
             client = PredictClient(server.target, "mnist")
         ```
         """
-        _check_model_source(model_base_path, model_name, model_config_file)
+        check_model_source(model_base_path, model_name, model_config_file)
         workdir = Path(tempfile.mkdtemp(prefix="keras-apps-serve-"))
         port_file = workdir / "port"
         log_path = workdir / "server.log"
