@@ -1,4 +1,4 @@
-"""Input checks shared by the image layers."""
+"""Argument and input checks shared by the layers and the models built from them."""
 
 from __future__ import annotations
 
