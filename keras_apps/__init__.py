@@ -18,6 +18,7 @@ _SUBPACKAGES = (
     "export",
     "layers",
     "losses",
+    "metrics",
     "models",
     "serving",
     "testing",

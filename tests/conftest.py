@@ -6,9 +6,85 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+if os.environ["KERAS_BACKEND"] == "jax":
+    # Two virtual CPU devices for keras.distribution.DataParallel tests; must be
+    # set before JAX initializes.
+    os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
+
+# The backend rule: every test is backend-free unless it says otherwise. A test
+# that needs TensorFlow carries `@pytest.mark.requires_tensorflow(reason=...)`
+# (SavedModels, tf.data, custom TensorFlow train_steps, tf.distribute ...), and
+# every test under the directories below needs it by nature. On another
+# backend (`KERAS_BACKEND=jax pytest`) those tests are deselected.
+TENSORFLOW_ONLY_DIRS = {
+    "export": "export writes TensorFlow SavedModels",
+    "serving": "serving loads TensorFlow SavedModels",
+}
+
+
+def _tensorflow_reason(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("requires_tensorflow")
+    if marker is not None:
+        reason = marker.kwargs.get("reason") or (marker.args[0] if marker.args else "")
+        if not reason:
+            raise pytest.UsageError(
+                f"{item.nodeid}: requires_tensorflow needs a reason "
+                "(requires_tensorflow(reason='...'))"
+            )
+        return reason
+    parts = Path(str(item.path)).resolve().relative_to(REPO_ROOT / "tests").parts
+    return TENSORFLOW_ONLY_DIRS.get(parts[0]) if len(parts) > 1 else None
+
+
+def pytest_collection_modifyitems(config, items):
+    backend = keras.backend.backend()
+    kept, deselected = [], []
+    for item in items:
+        reason = _tensorflow_reason(item)
+        if backend != "tensorflow" and reason is not None:
+            deselected.append(item)
+        else:
+            kept.append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+def _two_logical_cpus() -> None:
+    """Splits the CPU into two logical devices for tf.distribute tests.
+
+    It must happen before TensorFlow initializes its devices, so it runs when
+    this conftest is imported. Ops still run on /CPU:0 unless a strategy
+    places them, so tests that do not distribute see no difference.
+    """
+    import tensorflow as tf
+
+    cpus = tf.config.list_physical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0],
+            [tf.config.LogicalDeviceConfiguration()] * 2,
+        )
+    except RuntimeError:  # devices already initialized by an earlier import
+        pass
+
+
+if os.environ["KERAS_BACKEND"] == "tensorflow":
+    _two_logical_cpus()
+
+
+@pytest.fixture
+def mirrored_strategy():
+    """A `tf.distribute.MirroredStrategy` over two logical CPU devices."""
+    import tensorflow as tf
+
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    if len(devices) < 2:
+        pytest.fail(f"expected two logical CPU devices, found {devices}")
+    return tf.distribute.MirroredStrategy(devices[:2])
 
 
 @pytest.fixture(autouse=True)

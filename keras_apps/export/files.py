@@ -18,6 +18,8 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from keras_apps._layout import parse_version
+
 logger = logging.getLogger(__name__)
 
 TEMP_PREFIX = ".keras-apps-tmp"
@@ -26,7 +28,6 @@ OLD_PREFIX = ".keras-apps-old"
 # removed once they are this old.
 STALE_FOREIGN_SECONDS = 24 * 3600
 
-_VERSION_RE = re.compile(r"^[0-9]+$")
 _WORK_DIR_RE = re.compile(
     rf"^(?P<kind>{re.escape(TEMP_PREFIX)}|{re.escape(OLD_PREFIX)})"
     r"(?:-v(?P<version>[0-9]+))?"
@@ -52,8 +53,9 @@ def work_dir_name(prefix: str, version: int | None = None) -> str:
 def list_versions(base_path: str) -> list[int]:
     """The versions TF Serving would see in ``base_path``, sorted.
 
-    Only all-digit folder names count, as in TF Serving's file-system
-    source; working folders of running or dead exports do not.
+    Only folders named by ASCII digits within int64 count
+    (`keras_apps._layout.parse_version`, shared with the server); working
+    folders of running or dead exports do not.
 
     Example:
     >>> import os, tempfile
@@ -68,8 +70,9 @@ def list_versions(base_path: str) -> list[int]:
         return []
     versions = []
     for entry in os.scandir(base_path):
-        if entry.is_dir() and _VERSION_RE.match(entry.name):
-            versions.append(int(entry.name))
+        version = parse_version(entry.name)
+        if version is not None and entry.is_dir():
+            versions.append(version)
     return sorted(versions)
 
 

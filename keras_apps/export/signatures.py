@@ -18,7 +18,9 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-SERVING_DEFAULT = "serving_default"
+from keras_apps._layout import DEFAULT_SIGNATURE_KEY
+
+SERVING_DEFAULT = DEFAULT_SIGNATURE_KEY
 IMAGE_BYTES_SIGNATURE = "serving_image_bytes"
 IMAGE_UINT8_SIGNATURE = "serving_image_uint8"
 IMAGE_BYTES_KEY = "image_bytes"

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-WARMUP_DIR = "assets.extra"
-WARMUP_FILE = "tf_serving_warmup_requests"
+from keras_apps._layout import WARMUP_DIR, WARMUP_FILE
+
 MAX_WARMUP_RECORDS = 1000  # TF Serving reads at most this many records
 
 

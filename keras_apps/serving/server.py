@@ -73,6 +73,7 @@ from tensorflow_serving.apis import (
 )
 from tensorflow_serving.config import model_server_config_pb2
 
+from keras_apps._layout import parse_version
 from keras_apps.serving.container import check_model_source
 
 logger = logging.getLogger(__name__)
@@ -469,13 +470,14 @@ def _list_versions(base_path: Path) -> dict[int, Path]:
     except FileNotFoundError:
         return {}
     for entry in entries:
-        if not (entry.name.isdigit() and entry.is_dir()):
+        version = parse_version(entry.name)
+        if version is None or not entry.is_dir():
             continue
         path = Path(entry.path)
         if (path / "saved_model.pb").is_file() or (
             path / "saved_model.pbtxt"
         ).is_file():
-            versions[int(entry.name)] = path
+            versions[version] = path
     return versions
 
 

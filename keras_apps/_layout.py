@@ -1,0 +1,39 @@
+"""What export and serving agree on: TF Serving's directory layout and names.
+
+One definition for both sides, so that the exporter never writes a version
+that the server cannot see, and the server never serves a folder that the
+exporter would not count. Imports nothing (the TensorFlow-free client reads it
+too).
+"""
+
+from __future__ import annotations
+
+import re
+
+DEFAULT_SIGNATURE_KEY = "serving_default"
+"""TF Serving's ``kDefaultServingSignatureDefKey``."""
+
+WARMUP_DIR = "assets.extra"
+WARMUP_FILE = "tf_serving_warmup_requests"
+MAX_VERSION = 2**63 - 1
+"""Versions are int64 in TF Serving's ``ModelSpec.version``."""
+
+_VERSION_RE = re.compile(r"[0-9]+", flags=re.ASCII)
+
+
+def parse_version(name: str) -> int | None:
+    """The version a folder name stands for, or ``None`` when it is no version.
+
+    A version folder is named by ASCII digits alone (``str.isdigit`` would
+    also take ``"²"`` and Arabic-Indic digits) and its number fits in int64,
+    TF Serving's version type.
+
+    Example:
+    >>> from keras_apps._layout import parse_version
+    >>> [parse_version(n) for n in ("1", "0042", "²", "١٢", "99999999999999999999")]
+    [1, 42, None, None, None]
+    """
+    if not _VERSION_RE.fullmatch(name):
+        return None
+    version = int(name)
+    return version if version <= MAX_VERSION else None
