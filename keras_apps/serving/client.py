@@ -50,6 +50,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 _SIGNATURE_DEF_MAP_URL_SUFFIX = "/tensorflow.serving.SignatureDefMap"
 _INITIAL_BACKOFF_S = 0.05
 _MAX_BACKOFF_S = 1.0
+_MIN_CONNECT_TIMEOUT_S = 20.0  # gRPC's default min_reconnect_backoff_ms
 
 
 class ServingError(Exception):
@@ -183,6 +184,11 @@ class PredictClient:
             server must allow the same size.
         validate_inputs: Check inputs against the metadata before sending.
         channel_options: Extra gRPC channel options as ``(key, value)`` pairs.
+        wait_for_ready: gRPC's wait-for-ready: a call made while the server
+            cannot be reached waits (until its timeout) for a connection
+            instead of failing with UNAVAILABLE after ``retries``. Either way
+            a slow connection set-up (a distant server, a TLS handshake) is
+            waited for until the call's timeout.
 
     Example::
 
@@ -204,6 +210,7 @@ class PredictClient:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         validate_inputs: bool = True,
         channel_options: Sequence[tuple[str, Any]] = (),
+        wait_for_ready: bool = False,
     ) -> None:
         if not isinstance(target, str) or not target:
             raise ValueError(
@@ -240,14 +247,22 @@ class PredictClient:
         self.retries = int(retries)
         self.max_message_bytes = int(max_message_bytes)
         self.validate_inputs = validate_inputs
+        self.wait_for_ready = bool(wait_for_ready)
         # Short reconnect backoff: a server that restarts or is still starting
         # (wait_until_available) is found again within about a second instead
-        # of gRPC's default backoff, which grows to two minutes.
+        # of gRPC's default backoff, which grows to two minutes. gRPC also
+        # uses min_reconnect_backoff_ms as the time one connection attempt
+        # (TCP, TLS handshake, HTTP/2 SETTINGS) may take, so it must not be
+        # short: 100 ms cut off every server 100 ms away. One attempt may take
+        # as long as a call may (at least gRPC's default 20 s); each call's
+        # own deadline still bounds how long that call waits.
         merged = {
             "grpc.max_send_message_length": self.max_message_bytes,
             "grpc.max_receive_message_length": self.max_message_bytes,
             "grpc.initial_reconnect_backoff_ms": 100,
-            "grpc.min_reconnect_backoff_ms": 100,
+            "grpc.min_reconnect_backoff_ms": int(
+                max(self.timeout, _MIN_CONNECT_TIMEOUT_S) * 1000
+            ),
             "grpc.max_reconnect_backoff_ms": 1000,
             **dict(channel_options),
         }
@@ -330,7 +345,9 @@ class PredictClient:
                     method_name,
                 )
             try:
-                return method(request, timeout=remaining)
+                return method(
+                    request, timeout=remaining, wait_for_ready=self.wait_for_ready
+                )
             except grpc.RpcError as error:
                 code = error.code()
                 details = error.details() or ""

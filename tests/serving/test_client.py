@@ -2,6 +2,7 @@
 stubs and messages, so that what the client sends is read by the official
 classes and what it decodes was written by them."""
 
+import contextlib
 import pickle
 import socket
 import subprocess
@@ -578,3 +579,137 @@ def test_client_import_loads_no_tensorflow():
     ]
     assert not heavy, f"the client loaded {heavy}"
     assert "grpc" in loaded
+
+
+# -- connection set-up through a slow network (issue 15, item 2) ---------------
+
+
+class DelayProxy:
+    """A TCP proxy on 127.0.0.1 that delivers every chunk ``delay_s`` late.
+
+    Both directions are delayed, in order, so each round trip of the TCP, TLS
+    and HTTP/2 set-up costs ``2 * delay_s``: a server that far away.
+    """
+
+    def __init__(self, target_port, delay_s):
+        self.target_port = target_port
+        self.delay_s = delay_s
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._sockets = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self._sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(
+                    target=self._pump, args=(source, sink), daemon=True
+                ).start()
+
+    def _pump(self, source, sink):
+        import queue
+
+        chunks = queue.Queue()
+
+        def deliver():
+            while (item := chunks.get()) is not None:
+                due, data = item
+                time.sleep(max(0.0, due - time.monotonic()))
+                try:
+                    sink.sendall(data)
+                except OSError:
+                    return
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+
+        threading.Thread(target=deliver, daemon=True).start()
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                chunks.put(None)
+                return
+            chunks.put((time.monotonic() + self.delay_s, data))
+
+    def close(self):
+        self._listener.close()
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    return _self_signed_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="module", params=["plaintext", "tls"])
+def far_server(request, certificate):
+    """(port, credentials) of a server answering through a slow proxy."""
+    key, cert = certificate
+    servicer = DoublingServicer()
+    far = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(servicer, far)
+    if request.param == "tls":
+        port = far.add_secure_port(
+            "127.0.0.1:0", grpc.ssl_server_credentials([(key, cert)])
+        )
+        credentials = grpc.ssl_channel_credentials(root_certificates=cert)
+        delay = 0.1
+    else:
+        port = far.add_insecure_port("127.0.0.1:0")
+        credentials, delay = None, 0.3
+    far.start()
+    yield port, credentials, delay
+    far.stop(grace=None)
+
+
+def test_connection_set_up_takes_what_the_timeout_allows(far_server):
+    # gRPC's min_reconnect_backoff_ms also bounds one connection attempt: at
+    # 100 ms it gave up on every server 100 ms away (TLS) or 300 ms (plain).
+    port, credentials, delay = far_server
+    proxy = DelayProxy(port, delay)
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    try:
+        with PredictClient(
+            f"127.0.0.1:{proxy.port}", MODEL, credentials=credentials, timeout=10.0
+        ) as client:
+            np.testing.assert_array_equal(client.predict(x)["y"], 2 * x)
+        # The caller's timeout still bounds the wait for a connection.
+        with PredictClient(
+            f"127.0.0.1:{proxy.port}", MODEL, credentials=credentials, timeout=0.3
+        ) as hasty:
+            start = time.monotonic()
+            with pytest.raises(ServerUnavailableError):
+                hasty.predict(x)
+            assert time.monotonic() - start < 1.0
+    finally:
+        proxy.close()
+
+
+def test_wait_for_ready_waits_for_a_server_that_starts_late():
+    port = _free_port()
+    late_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        DoublingServicer(), late_server
+    )
+    assert late_server.add_insecure_port(f"127.0.0.1:{port}") == port
+    starter = threading.Timer(0.5, late_server.start)
+    x = np.ones((1, 3), np.float32)
+    try:
+        with PredictClient(
+            f"127.0.0.1:{port}", MODEL, timeout=5.0, retries=0, wait_for_ready=True
+        ) as client:
+            starter.start()
+            np.testing.assert_array_equal(client.predict(x)["y"], 2 * x)
+    finally:
+        starter.cancel()
+        late_server.stop(grace=None)
