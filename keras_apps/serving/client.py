@@ -534,6 +534,12 @@ class PredictClient:
         Use it for batches larger than the server's message limit or batch
         size. Each piece is one `predict` call with its own timeout.
 
+        One call is answered by one model version: the first piece is sent
+        alone, and the version that answered it (the server reports it in
+        ``model_spec.version``) is asked for by number on every later piece.
+        If that version is unloaded meanwhile (a hot swap), the call raises
+        `ModelNotFoundError` saying so rather than mixing two models' answers.
+
         Args:
             inputs: As for `predict`; every input must have the same length
                 along axis 0.
@@ -564,15 +570,46 @@ class PredictClient:
             {name: a[start : start + batch_size] for name, a in arrays.items()}
             for start in starts
         ]
+        # The first piece goes alone; the version that answers it is asked for
+        # by name on every later piece, so that a hot swap in the middle
+        # cannot answer one call with two models.
+        first, version = self._send_versioned(pieces[0], output_filter, None, None)
         if len(pieces) == 1:
-            return self._send(pieces[0], output_filter, None)
+            return first
+        pinned = self.version if self.version is not None else version
+
+        def send(piece: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+            try:
+                outputs, answered = self._send_versioned(
+                    piece, output_filter, None, pinned
+                )
+            except ModelNotFoundError as error:
+                if pinned is None or self.version is not None:
+                    raise
+                raise ModelNotFoundError(
+                    error.code,
+                    f"version {pinned} of model {self.model_name!r}, which "
+                    "answered the first piece of this predict_batched call, is "
+                    "no longer served (a new version replaced it meanwhile); "
+                    "call predict_batched again to be answered by the new "
+                    f"version. Server said: {error.details}",
+                    error.method,
+                ) from None
+            if pinned is not None and answered not in (None, pinned):
+                raise ServingError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"asked for version {pinned} of model {self.model_name!r}, "
+                    f"answered by version {answered}; the answer of this "
+                    "predict_batched call would mix two models.",
+                    PREDICT_METHOD,
+                )
+            return outputs
+
         with ThreadPoolExecutor(
-            max_workers=min(concurrency, len(pieces)),
+            max_workers=min(concurrency, len(pieces) - 1),
             thread_name_prefix="keras_apps_predict",
         ) as pool:
-            results = list(
-                pool.map(lambda piece: self._send(piece, output_filter, None), pieces)
-            )
+            results = [first, *pool.map(send, pieces[1:])]
         return {
             name: np.concatenate([r[name] for r in results], axis=0)
             for name in results[0]
@@ -638,8 +675,24 @@ class PredictClient:
         output_filter: Sequence[str] | None,
         timeout: float | None,
     ) -> dict[str, np.ndarray]:
+        return self._send_versioned(arrays, output_filter, timeout, None)[0]
+
+    def _send_versioned(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        output_filter: Sequence[str] | None,
+        timeout: float | None,
+        version: int | None,
+    ) -> tuple[dict[str, np.ndarray], int | None]:
+        """One Predict; returns the outputs and the version that answered.
+
+        ``version`` asks for that version instead of the client's choice.
+        """
         request = protos.PredictRequest()
         self._model_spec(request.model_spec)
+        if version is not None:
+            request.model_spec.ClearField("version_label")
+            request.model_spec.version.value = version
         for name, array in arrays.items():
             encode_tensor(array, out=request.inputs[name])
         if output_filter:
@@ -653,9 +706,12 @@ class PredictClient:
                 "batch_size, or raise max_message_bytes here and on the server.",
             )
         response = self._call(self._predict, PREDICT_METHOD, request, timeout)
-        return {
+        outputs = {
             name: decode_tensor(tensor) for name, tensor in response.outputs.items()
         }
+        spec = response.model_spec
+        answered = int(spec.version.value) if spec.HasField("version") else None
+        return outputs, answered
 
 
 def _enum_name(enum: Any, number: int) -> str:

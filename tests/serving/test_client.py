@@ -713,3 +713,61 @@ def test_wait_for_ready_waits_for_a_server_that_starts_late():
     finally:
         starter.cancel()
         late_server.stop(grace=None)
+
+
+# -- predict_batched over a hot swap (issue 15, item 4) ------------------------
+
+
+class SwappingServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """Version v answers y = v * x. After the first Predict, version 2 becomes
+    the latest; version 1 stays loaded unless ``unload_old``."""
+
+    def __init__(self, unload_old):
+        self.lock = threading.Lock()
+        self.available = {1}
+        self.unload_old = unload_old
+        self.asked = []
+
+    def Predict(self, request, context):  # noqa: N802 - gRPC method name
+        spec = request.model_spec
+        asked = spec.version.value if spec.HasField("version") else None
+        with self.lock:
+            self.asked.append(asked)
+            version = max(self.available) if asked is None else asked
+            if version not in self.available:
+                context.abort(
+                    grpc.StatusCode.NOT_FOUND,
+                    f"Servable not found for request: Specific({spec.name}, {asked})",
+                )
+            self.available = {2} if self.unload_old else {1, 2}
+        x = tf.make_ndarray(request.inputs["x"])
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = spec.name
+        response.model_spec.version.value = version
+        response.outputs["y"].CopyFrom(tf.make_tensor_proto(version * x))
+        return response
+
+
+@pytest.mark.parametrize("unload_old", [False, True])
+def test_predict_batched_is_answered_by_one_version(unload_old):
+    servicer = SwappingServicer(unload_old)
+    swapping = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        servicer, swapping
+    )
+    port = swapping.add_insecure_port("127.0.0.1:0")
+    swapping.start()
+    x = {"x": np.arange(24, dtype=np.float32).reshape(8, 3)}
+    try:
+        with PredictClient(
+            f"127.0.0.1:{port}", MODEL, validate_inputs=False, timeout=5.0
+        ) as client:
+            if unload_old:
+                with pytest.raises(ModelNotFoundError, match="version 1 .* no longer"):
+                    client.predict_batched(x, batch_size=2, concurrency=2)
+            else:
+                outputs = client.predict_batched(x, batch_size=2, concurrency=2)
+                np.testing.assert_array_equal(outputs["y"], 1 * x["x"])
+    finally:
+        swapping.stop(grace=None)
+    assert servicer.asked[0] is None and set(servicer.asked[1:]) == {1}
