@@ -339,7 +339,12 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
         help="write N warmup requests of random inputs (at most 1000)",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace an existing version"
+        "--overwrite",
+        action="store_true",
+        help=(
+            "replace an existing version on disk; a running server keeps what it "
+            "loaded under that number, so publish a new number to update it"
+        ),
     )
     parser.add_argument(
         "--model-name", default=None, help="served name (default: BASE_PATH's name)"

@@ -53,6 +53,12 @@ logger = logging.getLogger(__name__)
 
 _MAX_VERSION = 2**63 - 1  # TF Serving versions are int64
 _MAX_VALIDATION_EXAMPLES = 32
+_REPLACED_NOTE = (
+    "replaced version {version} on disk: a server that already loaded version "
+    "{version} keeps serving the old weights (neither TF Serving nor "
+    "LocalModelServer reloads a version number it loaded); to update a "
+    "running server, publish a new version number instead (version=None)"
+)
 
 
 class ExportValidationError(RuntimeError):
@@ -72,6 +78,8 @@ class ExportResult:
             the reloaded signature and the in-memory model (empty when
             ``validate=False``).
         warmup_records: How many warmup requests were written.
+        replaced: Whether an existing version was overwritten (a running
+            server keeps serving what it loaded under that number).
     """
 
     path: str
@@ -80,6 +88,7 @@ class ExportResult:
     model_name: str = ""
     validation: dict[str, float] = field(default_factory=dict)
     warmup_records: int = 0
+    replaced: bool = False
 
     @property
     def max_abs_diff(self) -> float | None:
@@ -99,6 +108,8 @@ class ExportResult:
             lines.append("validation: skipped")
         if self.warmup_records:
             lines.append(f"warmup: {self.warmup_records} request(s)")
+        if self.replaced:
+            lines.append(_REPLACED_NOTE.format(version=self.version))
         return "\n".join(lines)
 
 
@@ -154,8 +165,14 @@ def export_for_serving(
             and used as the validation inputs.
         validate: Reload the export and compare every signature with the
             in-memory model.
-        overwrite: Replace an existing ``version`` (atomically) instead of
-            raising ``FileExistsError``.
+        overwrite: Replace an existing ``version`` instead of raising
+            ``FileExistsError``. The folder is swapped in one atomic step
+            (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames, and
+            a kill between them is repaired by the next export), so the
+            version is never missing on disk. A running server does not
+            reload a version number it has loaded (TF Serving neither): it
+            keeps the old weights until restarted. To update a running
+            server, publish a new version number instead.
         model_name: The served model name written into the warmup requests;
             default the last component of ``base_path``.
         warmup_batch_size: Examples per warmup request.
@@ -238,12 +255,14 @@ def export_for_serving(
                 model, functions, work_dir, warmup_flat, validation_atol
             )
         files.fsync_tree(work_dir)
-        version = _move_into_place(base_path, work_dir, version, overwrite)
+        version, replaced = _move_into_place(base_path, work_dir, version, overwrite)
     except BaseException:
         shutil.rmtree(work_dir, ignore_errors=True)
         raise
     path = os.path.join(base_path, str(version))
     logger.info("Exported version %d of %r to %s", version, name, path)
+    if replaced:
+        logger.warning(_REPLACED_NOTE.format(version=version))
     return ExportResult(
         path=path,
         version=version,
@@ -251,6 +270,7 @@ def export_for_serving(
         model_name=name,
         validation=validation,
         warmup_records=warmup_records,
+        replaced=replaced,
     )
 
 
@@ -447,22 +467,35 @@ def _validate(
 
 def _move_into_place(
     base_path: str, work_dir: str, version: int | None, overwrite: bool
-) -> int:
-    """Renames ``work_dir`` to ``base_path/<version>``; returns the version."""
+) -> tuple[int, bool]:
+    """Renames ``work_dir`` to ``base_path/<version>``.
+
+    Returns the version and whether it replaced an existing one.
+    """
     if version is None:
         for _ in range(1000):
             candidate = files.next_version(base_path)
             target = os.path.join(base_path, str(candidate))
             if _rename_if_absent(work_dir, target):
                 files.fsync_dir(base_path)
-                return candidate
+                return candidate, False
         raise RuntimeError(f"Could not claim a new version in {base_path!r}.")
     target = os.path.join(base_path, str(version))
     if _rename_if_absent(work_dir, target):
         files.fsync_dir(base_path)
-        return version
+        return version, False
     if not overwrite:
         _refuse_existing(base_path, version, overwrite)
+    if files.exchange_paths(work_dir, target):
+        # One atomic step: ``target`` is the new version, ``work_dir`` the old
+        # one, which the caller's clean-up (or the next export's, after a
+        # kill) removes.
+        files.fsync_dir(base_path)
+        shutil.rmtree(work_dir, ignore_errors=True)
+        return version, True
+    # No atomic exchange here (see `files.exchange_paths`): two renames. A
+    # kill between them leaves the old version aside under a name that the
+    # next export (`files.clean_stale_work_dirs`) renames back.
     old = os.path.join(base_path, files.work_dir_name(files.OLD_PREFIX, version))
     os.rename(target, old)
     try:
@@ -472,7 +505,7 @@ def _move_into_place(
         raise
     files.fsync_dir(base_path)
     shutil.rmtree(old, ignore_errors=True)
-    return version
+    return version, True
 
 
 def _rename_if_absent(source: str, target: str) -> bool:

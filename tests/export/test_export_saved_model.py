@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 
@@ -73,6 +74,69 @@ def test_existing_version_is_refused_unless_overwrite(
     assert result.version == 3
     assert _visible(base_path) == ["3"]  # no aside folder is left
     reloaded = tf.saved_model.load(os.path.join(base_path, "3"))
+    outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
+    np.testing.assert_allclose(outputs["output"], _reference(new_model, batch), 1e-6)
+
+
+def test_overwrite_never_leaves_the_version_missing(
+    base_path, batch, monkeypatch, make_dense_model
+):
+    from keras_apps.export import files
+
+    old_model, new_model = make_dense_model(seed=0), make_dense_model(seed=1)
+    export_for_serving(old_model, base_path, version=3, validate=False)
+    target = os.path.join(base_path, "3")
+    steps = []
+
+    def watched(function):
+        def step(*args, **kwargs):
+            result = function(*args, **kwargs)
+            # After every step a kill could strike: version 3 must be whole.
+            whole = os.path.isfile(os.path.join(target, "saved_model.pb"))
+            steps.append((function.__name__, whole))
+            return result
+
+        return step
+
+    monkeypatch.setattr(os, "rename", watched(os.rename))
+    monkeypatch.setattr(files, "exchange_paths", watched(files.exchange_paths))
+    monkeypatch.setattr(saved_model_module.shutil, "rmtree", watched(shutil.rmtree))
+    result = export_for_serving(new_model, base_path, version=3, overwrite=True)
+    assert steps and all(whole for _, whole in steps), steps
+    assert result.replaced and "publish a new version number" in result.describe()
+    assert _visible(base_path) == ["3"]
+    reloaded = tf.saved_model.load(target)
+    outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
+    np.testing.assert_allclose(outputs["output"], _reference(new_model, batch), 1e-6)
+
+
+def test_exchange_paths_swaps_two_folders(tmp_path):
+    from keras_apps.export.files import exchange_paths
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "file").write_text(name)
+    if not exchange_paths(str(tmp_path / "a"), str(tmp_path / "b")):
+        pytest.skip("no atomic exchange on this OS or file system")
+    assert (tmp_path / "a" / "file").read_text() == "b"
+    assert (tmp_path / "b" / "file").read_text() == "a"
+    with pytest.raises(FileNotFoundError):
+        exchange_paths(str(tmp_path / "a"), str(tmp_path / "missing"))
+
+
+def test_overwrite_without_an_atomic_exchange_falls_back_to_two_renames(
+    base_path, batch, monkeypatch, make_dense_model
+):
+    from keras_apps.export import files
+
+    monkeypatch.setattr(files, "exchange_paths", lambda first, second: False)
+    export_for_serving(make_dense_model(seed=0), base_path, version=1, validate=False)
+    new_model = make_dense_model(seed=1)
+    result = export_for_serving(
+        new_model, base_path, version=1, overwrite=True, validate=False
+    )
+    assert result.replaced and _visible(base_path) == ["1"]
+    reloaded = tf.saved_model.load(os.path.join(base_path, "1"))
     outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
     np.testing.assert_allclose(outputs["output"], _reference(new_model, batch), 1e-6)
 
