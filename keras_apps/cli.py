@@ -160,6 +160,69 @@ def _run_serve_docker(args: argparse.Namespace) -> int:
     return subprocess.call(command)
 
 
+def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
+    """TLS flags of the commands that talk to a server (predict, status)."""
+    group = parser.add_argument_group("TLS", "plaintext unless one of these is given")
+    group.add_argument(
+        "--tls",
+        action="store_true",
+        help="use TLS, trusting the system's root certificates",
+    )
+    group.add_argument(
+        "--ssl-root-certs",
+        metavar="PEM",
+        help="CA certificates to trust for the server's certificate (implies --tls)",
+    )
+    group.add_argument(
+        "--ssl-client-cert",
+        metavar="PEM",
+        help="client certificate, for servers that require one (with --ssl-client-key)",
+    )
+    group.add_argument(
+        "--ssl-client-key", metavar="PEM", help="private key of --ssl-client-cert"
+    )
+    group.add_argument(
+        "--ssl-target-name",
+        metavar="NAME",
+        help="host name the server's certificate must carry, when it differs "
+        "from --target's host (grpc.ssl_target_name_override)",
+    )
+
+
+def _tls_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """PredictClient keyword arguments for the TLS flags (empty: plaintext)."""
+    import grpc
+
+    if (args.ssl_client_cert is None) != (args.ssl_client_key is None):
+        raise ValueError(
+            "--ssl-client-cert and --ssl-client-key go together. Received: "
+            f"--ssl-client-cert={args.ssl_client_cert!r}, "
+            f"--ssl-client-key={args.ssl_client_key!r}"
+        )
+    wanted = args.tls or any(
+        value is not None
+        for value in (args.ssl_root_certs, args.ssl_client_cert, args.ssl_target_name)
+    )
+    if not wanted:
+        return {}
+
+    def read(path: str | None) -> bytes | None:
+        if path is None:
+            return None
+        with open(path, "rb") as file:
+            return file.read()
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(args.ssl_root_certs),
+        private_key=read(args.ssl_client_key),
+        certificate_chain=read(args.ssl_client_cert),
+    )
+    options = []
+    if args.ssl_target_name:
+        options.append(("grpc.ssl_target_name_override", args.ssl_target_name))
+    return {"credentials": credentials, "channel_options": options}
+
+
 def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "predict",
@@ -186,6 +249,7 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--labels", help="text file with one class name per line")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds")
     parser.add_argument("files", nargs="+", help="images or .npy files")
+    _add_tls_flags(parser)
     parser.set_defaults(handler=_run_predict)
 
 
@@ -242,6 +306,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             signature_name=args.signature,
             version=args.version,
             timeout=args.timeout,
+            **_tls_arguments(args),
         ) as client:
             metadata = client.metadata()
             names = sorted(metadata.inputs)
@@ -291,6 +356,7 @@ def _add_status(subparsers: argparse._SubParsersAction) -> None:
         help="wait up to this many seconds for a version to be AVAILABLE",
     )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds")
+    _add_tls_flags(parser)
     parser.set_defaults(handler=_run_status)
 
 
@@ -298,11 +364,13 @@ def _run_status(args: argparse.Namespace) -> int:
     from keras_apps.serving.client import PredictClient, ServingError
 
     try:
-        with PredictClient(args.target, args.model, timeout=args.timeout) as client:
+        with PredictClient(
+            args.target, args.model, timeout=args.timeout, **_tls_arguments(args)
+        ) as client:
             if args.wait > 0:
                 client.wait_until_available(timeout=args.wait)
             versions = client.status()
-    except ServingError as error:
+    except (ServingError, ValueError, OSError) as error:
         print(f"keras-apps status: {error}", file=sys.stderr)
         return 1
     print(f"model {args.model} at {args.target}")

@@ -23,9 +23,9 @@ def test_one_model_gpu_command():
         "--gpus",
         "all",
         "-p",
-        "8500:8500",
+        "127.0.0.1:8500:8500",
         "-p",
-        "8501:8501",
+        "127.0.0.1:8501:8501",
         "--mount",
         "type=bind,source=/srv/models/digits,target=/models/digits,readonly",
         "-e",
@@ -51,9 +51,9 @@ def test_config_file_batching_and_ports_command():
         "--gpus",
         "all",
         "-p",
-        "9000:8500",
+        "127.0.0.1:9000:8500",
         "-p",
-        "9001:8501",
+        "127.0.0.1:9001:8501",
         "--mount",
         "type=bind,source=/srv/models,target=/models,readonly",
         "--mount",
@@ -81,9 +81,9 @@ def test_cpu_command_without_warmup_or_tensor_content(tmp_path):
         "run",
         "--rm",
         "-p",
-        "8500:8500",
+        "127.0.0.1:8500:8500",
         "-p",
-        "8501:8501",
+        "127.0.0.1:8501:8501",
         "--mount",
         f"type=bind,source={tmp_path / 'mnist'},target=/models/mnist,readonly",
         "-e",
@@ -103,6 +103,11 @@ def test_cpu_command_without_warmup_or_tensor_content(tmp_path):
         ({"model_name": "a", "model_config_file": "/c/models.config"}, "model_name"),
         ({"model_base_path": "/m", "grpc_port": 0}, "grpc_port must be in"),
         ({"model_base_path": "/m", "rest_port": 8500}, "must differ"),
+        ({"model_base_path": "/m", "model_name": ".."}, "Received: model_name='..'"),
+        ({"model_base_path": "/srv/.."}, "Received: model_name='..'"),
+        ({"model_base_path": "/m", "model_name": "a/b"}, "model_name='a/b'"),
+        ({"model_base_path": "/m", "model_name": "a\\b"}, "ASCII letters"),
+        ({"model_base_path": "/m", "publish_host": ""}, "publish_host"),
         ({"model_base_path": "/a,b/m"}, "cannot contain ','"),
     ],
 )
@@ -195,7 +200,9 @@ def test_serve_docker_dry_run_prints_the_command(tmp_path, capsys):
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert out.startswith("docker run --rm -p 9500:8500 -p 8501:8501 --mount ")
+    assert out.startswith(
+        "docker run --rm -p 127.0.0.1:9500:8500 -p 127.0.0.1:8501:8501 --mount "
+    )
     assert "tensorflow/serving:latest " in out
 
 
@@ -223,8 +230,8 @@ def test_compose_file_passes_the_flags_of_tf_serving_command():
         assert f"- {flag}\n" in compose, flag
     for needed in (
         "image: tensorflow/serving:latest-gpu",
-        '"8500:8500"',
-        '"8501:8501"',
+        '"${TF_SERVING_PUBLISH_HOST:-127.0.0.1}:8500:8500"',
+        '"${TF_SERVING_PUBLISH_HOST:-127.0.0.1}:8501:8501"',
         "./models:/models:ro",
         "./batching.config:/config/batching.config:ro",
         "capabilities: [gpu]",
@@ -236,3 +243,10 @@ def test_deploy_readme_names_the_files():
     readme = (DEPLOY / "README.md").read_text()
     for name in ("docker-compose.gpu.yml", "models.config", "batching.config"):
         assert name in readme
+
+
+def test_ports_are_published_on_loopback_unless_opened():
+    command = tf_serving_command("digits", "/srv/digits", publish_host="0.0.0.0")
+    assert command[5:9] == ["-p", "0.0.0.0:8500:8500", "-p", "0.0.0.0:8501:8501"]
+    command = tf_serving_command("digits", "/srv/digits", publish_host="::1")
+    assert command[6] == "[::1]:8500:8500"
