@@ -241,7 +241,9 @@ def export_for_serving(
         version = int(version)
         _refuse_existing(base_path, version, overwrite)
 
-    work_dir = os.path.join(base_path, files.work_dir_name(files.TEMP_PREFIX))
+    # Locked for as long as this process works on it: a later export's
+    # clean-up removes it only once the lock is free (this process died).
+    work_dir, lock = files.make_work_dir(base_path)
     try:
         signatures = _write_saved_model(model, functions, work_dir)
         warmup_records = 0
@@ -259,6 +261,8 @@ def export_for_serving(
     except BaseException:
         shutil.rmtree(work_dir, ignore_errors=True)
         raise
+    finally:
+        files.release_lock(lock)
     path = os.path.join(base_path, str(version))
     logger.info("Exported version %d of %r to %s", version, name, path)
     if replaced:
@@ -497,14 +501,21 @@ def _move_into_place(
     # kill between them leaves the old version aside under a name that the
     # next export (`files.clean_stale_work_dirs`) renames back.
     old = os.path.join(base_path, files.work_dir_name(files.OLD_PREFIX, version))
-    os.rename(target, old)
     try:
-        os.rename(work_dir, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    files.fsync_dir(base_path)
-    shutil.rmtree(old, ignore_errors=True)
+        lock = files.hold_lock(target)  # so that no clean-up "restores" it
+    except OSError:
+        lock = None
+    try:
+        os.rename(target, old)
+        try:
+            os.rename(work_dir, target)
+        except BaseException:
+            os.rename(old, target)
+            raise
+        files.fsync_dir(base_path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        files.release_lock(lock)
     return version, True
 
 

@@ -2,6 +2,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -239,18 +240,56 @@ def test_killed_export_leaves_no_version_and_is_cleaned_up(base_path, make_dense
     assert _visible(base_path) == ["1", "2"]  # the dead export's folder is gone
 
 
+_HOLD_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_SH)
+print("LOCKED", flush=True)
+sys.stdin.read()
+"""
+
+
 def test_only_dead_exports_work_folders_are_removed(base_path):
-    from keras_apps.export.files import clean_stale_work_dirs, work_dir_name
+    from keras_apps.export.files import (
+        NEW_PREFIX,
+        STAGING_SECONDS,
+        clean_stale_work_dirs,
+        work_dir_name,
+    )
 
     os.makedirs(base_path)
-    live = os.path.join(base_path, work_dir_name(TEMP_PREFIX))  # this process
-    os.makedirs(live)
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    dead = live.replace(f"-{os.getpid()}-", f"-{child.pid}-")
+    # A live exporter whose name says "dead pid on this host" (another PID
+    # namespace with the same host name): it holds its lock, so it stays.
+    live = os.path.join(base_path, work_dir_name(TEMP_PREFIX))
+    live = live.replace(f"-{os.getpid()}-", f"-{child.pid}-")
+    os.makedirs(live)
+    # A dead exporter whose pid was reused (here: by this live process).
+    dead = os.path.join(base_path, work_dir_name(TEMP_PREFIX))
     os.makedirs(os.path.join(dead, "variables"))
-    assert clean_stale_work_dirs(base_path) == [dead]
-    assert os.path.isdir(live) and not os.path.exists(dead)
+    staging_new = os.path.join(base_path, work_dir_name(NEW_PREFIX))
+    staging_old = os.path.join(base_path, work_dir_name(NEW_PREFIX))
+    os.makedirs(staging_new)
+    os.makedirs(staging_old)
+    past = time.time() - STAGING_SECONDS - 5
+    os.utime(staging_old, (past, past))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, live],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "LOCKED"
+        assert sorted(clean_stale_work_dirs(base_path)) == sorted([dead, staging_old])
+        assert os.path.isdir(live) and os.path.isdir(staging_new)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        holder.stdout.close()
+    # Its holder gone, the live one is a leftover too.
+    assert clean_stale_work_dirs(base_path) == [live]
     assert list_versions(base_path) == []
 
 
