@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from keras_apps._layout import parse_version
+from keras_apps._layout import MAX_VERSION, parse_version
 
 try:
     import fcntl
@@ -167,8 +167,19 @@ def list_versions(base_path: str) -> list[int]:
 
 
 def next_version(base_path: str) -> int:
-    """One more than the highest version in ``base_path``, or 1."""
+    """One more than the highest version in ``base_path``, or 1.
+
+    Raises:
+        ValueError: If the highest version is already `_layout.MAX_VERSION`
+            (int64's largest, TF Serving's version type).
+    """
     versions = list_versions(base_path)
+    if versions and versions[-1] >= MAX_VERSION:
+        raise ValueError(
+            f"{base_path!r} holds version {versions[-1]}, the largest version TF "
+            "Serving can serve (int64), so there is no next one. Pass an "
+            "explicit free `version`, or remove that folder."
+        )
     return versions[-1] + 1 if versions else 1
 
 

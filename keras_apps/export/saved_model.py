@@ -29,6 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_apps._layout import MAX_VERSION, parse_version
 from keras_apps.export import files
 from keras_apps.export.signatures import (
     IMAGE_BYTES_KEY,
@@ -51,7 +52,6 @@ from keras_apps.export.warmup import (
 
 logger = logging.getLogger(__name__)
 
-_MAX_VERSION = 2**63 - 1  # TF Serving versions are int64
 _MAX_VALIDATION_EXAMPLES = 32
 _REPLACED_NOTE = (
     "replaced version {version} on disk: a server that already loaded version "
@@ -207,11 +207,12 @@ def export_for_serving(
     if version is not None and (
         isinstance(version, bool)
         or not isinstance(version, (int, np.integer))
-        or not 1 <= int(version) <= _MAX_VERSION
+        or not 1 <= int(version) <= MAX_VERSION
     ):
         raise ValueError(
             "Expected `version` to be a positive integer (TF Serving versions "
-            f"are 1, 2, ...) or None for the next one. Received: version={version!r}"
+            f"are 1, 2, ... up to {MAX_VERSION}) or None for the next one. "
+            f"Received: version={version!r}"
         )
     if not isinstance(warmup_batch_size, int) or warmup_batch_size < 1:
         raise ValueError(
@@ -237,9 +238,12 @@ def export_for_serving(
     base_path = _prepare_base_path(base_path)
     name = model_name or os.path.basename(base_path)
     files.clean_stale_work_dirs(base_path)
+    _refuse_version_files(base_path)
     if version is not None:
         version = int(version)
         _refuse_existing(base_path, version, overwrite)
+    else:
+        files.next_version(base_path)  # refuses a base path at the last version
 
     # Locked for as long as this process works on it: a later export's
     # clean-up removes it only once the lock is free (this process died).
@@ -258,8 +262,15 @@ def export_for_serving(
             )
         files.fsync_tree(work_dir)
         version, replaced = _move_into_place(base_path, work_dir, version, overwrite)
-    except BaseException:
+    except BaseException as error:
         shutil.rmtree(work_dir, ignore_errors=True)
+        if _disk_full(error):
+            raise OSError(
+                errno.ENOSPC,
+                f"No space left on device at {base_path} while writing the "
+                "export; nothing was written (the partial version was removed). "
+                "Free some space or choose another base_path.",
+            ) from error
         raise
     finally:
         files.release_lock(lock)
@@ -276,6 +287,37 @@ def export_for_serving(
         warmup_records=warmup_records,
         replaced=replaced,
     )
+
+
+def _disk_full(error: BaseException) -> bool:
+    """Whether ``error`` says the disk (or the quota) is full.
+
+    TensorFlow reports it as ``ResourceExhaustedError: ...; No space left on
+    device [Op:SaveV2]``, Python as ``OSError(ENOSPC)``.
+    """
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(error, tf.errors.OpError):
+        text = str(error.message).lower()
+        return "no space left on device" in text or "disk quota exceeded" in text
+    return False
+
+
+def _refuse_version_files(base_path: str) -> None:
+    """Refuses files (or links) named like versions, before anything is written.
+
+    TF Serving reads only folders, so such a file is no version to it, yet it
+    takes the name: the export would find out only after writing.
+    """
+    for entry in os.scandir(base_path):
+        if parse_version(entry.name) is not None and not entry.is_dir(
+            follow_symlinks=False
+        ):
+            raise FileExistsError(
+                f"{entry.path!r} is not a folder but is named like a version: "
+                "TF Serving expects version folders in a model's base path. "
+                "Remove or rename it before exporting."
+            )
 
 
 def _prepare_base_path(base_path: str | os.PathLike[str]) -> str:

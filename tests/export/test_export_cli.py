@@ -61,6 +61,25 @@ def test_export_command_errors(keras_file, tmp_path, capsys, extra, match):
     assert err.startswith("keras-apps export: ") and match in err
 
 
+def test_export_command_on_a_full_disk(keras_file, tmp_path, capsys, monkeypatch):
+    from keras_apps.export import saved_model
+
+    def full(model, functions, directory):
+        os.makedirs(os.path.join(directory, "variables"))
+        raise tf.errors.ResourceExhaustedError(
+            None, None, "part-00000; No space left on device [Op:SaveV2]"
+        )
+
+    monkeypatch.setattr(saved_model, "_write_saved_model", full)
+    base = str(tmp_path / "classifier")
+    assert cli.main(["export", keras_file[0], base]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"keras-apps export: [Errno 28] No space left on device at {base}"
+    )
+    assert "Traceback" not in err and os.listdir(base) == []
+
+
 def test_export_command_missing_file(tmp_path, capsys):
     missing = str(tmp_path / "missing.keras")
     assert cli.main(["export", missing, str(tmp_path / "m")]) == 1

@@ -1,3 +1,4 @@
+import errno
 import os
 import shutil
 import subprocess
@@ -140,6 +141,54 @@ def test_overwrite_without_an_atomic_exchange_falls_back_to_two_renames(
     reloaded = tf.saved_model.load(os.path.join(base_path, "1"))
     outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
     np.testing.assert_allclose(outputs["output"], _reference(new_model, batch), 1e-6)
+
+
+def _disk_full_on_write(monkeypatch):
+    """Makes the SavedModel write fail as SaveV2 does on a full disk."""
+    write = saved_model_module._write_saved_model
+
+    def full(model, functions, directory):
+        write(model, functions, directory)  # leaves files to clean up
+        raise tf.errors.ResourceExhaustedError(
+            None,
+            None,
+            f"{directory}/variables/variables_temp/part-00000-of-00001.data; "
+            "No space left on device [Op:SaveV2]",
+        )
+
+    monkeypatch.setattr(saved_model_module, "_write_saved_model", full)
+
+
+def test_a_full_disk_is_named_and_cleaned_up(base_path, monkeypatch, make_dense_model):
+    _disk_full_on_write(monkeypatch)
+    with pytest.raises(OSError) as info:
+        export_for_serving(make_dense_model(), base_path, validate=False)
+    assert info.value.errno == errno.ENOSPC
+    assert f"No space left on device at {base_path}" in str(info.value)
+    assert _visible(base_path) == []
+
+
+@pytest.mark.parametrize("kind", ["file", "last version"])
+def test_an_unusable_base_path_is_refused_before_writing(
+    base_path, monkeypatch, make_dense_model, kind
+):
+    from keras_apps._layout import MAX_VERSION
+
+    os.makedirs(base_path)
+    if kind == "file":
+        with open(os.path.join(base_path, "2"), "w") as file:
+            file.write("not a version")
+        error, match = FileExistsError, "is not a folder but is named like a version"
+    else:
+        os.makedirs(os.path.join(base_path, str(MAX_VERSION)))
+        error, match = ValueError, "the largest version TF Serving can serve"
+
+    def never(*args):
+        raise AssertionError("the export was written")
+
+    monkeypatch.setattr(saved_model_module, "_write_saved_model", never)
+    with pytest.raises(error, match=match):
+        export_for_serving(make_dense_model(), base_path)
 
 
 # -- atomicity -----------------------------------------------------------------
