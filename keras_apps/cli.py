@@ -248,6 +248,12 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--top", type=int, default=5, help="classes to print")
     parser.add_argument("--labels", help="text file with one class name per line")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds")
+    parser.add_argument(
+        "--cast",
+        action="store_true",
+        help="convert .npy arrays to the signature's dtype even when that "
+        "rounds (float64 -> float32) or turns integers into floats",
+    )
     parser.add_argument("files", nargs="+", help="images or .npy files")
     _add_tls_flags(parser)
     parser.set_defaults(handler=_run_predict)
@@ -306,6 +312,7 @@ def _run_predict(args: argparse.Namespace) -> int:
             signature_name=args.signature,
             version=args.version,
             timeout=args.timeout,
+            cast=args.cast,
             **_tls_arguments(args),
         ) as client:
             metadata = client.metadata()

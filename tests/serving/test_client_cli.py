@@ -135,3 +135,15 @@ def test_tls_failures_are_clean_errors(tls_server, capsys, flags, message):
     assert cli.main([*args, *flags]) == 1
     err = capsys.readouterr().err
     assert err.startswith("keras-apps status: ") and message in err, err
+
+
+def test_predict_refuses_float64_unless_cast(tls_server, tmp_path, capsys):
+    target, key, cert = tls_server
+    tls = ["--ssl-root-certs", cert, "--ssl-client-cert", cert, "--ssl-client-key", key]
+    args = ["predict", "--target", "localhost:" + target.rsplit(":", 1)[1]]
+    args += ["--model", MODEL, *tls]
+    np.save(tmp_path / "x.npy", np.ones((1, 3)))
+    assert cli.main([*args, str(tmp_path / "x.npy")]) == 1
+    assert "to be float32 but float64 is provided" in capsys.readouterr().err
+    assert cli.main([*args, "--cast", str(tmp_path / "x.npy")]) == 0
+    assert "y: 2 (2.0000)" in capsys.readouterr().out
