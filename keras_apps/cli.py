@@ -427,10 +427,18 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-validate", action="store_true", help="skip the reload-and-compare check"
     )
+    parser.add_argument(
+        "--trust-saved-models",
+        action="store_true",
+        help="load the SavedModels of HubBackbone layers in the file (runs their "
+        "graphs); safe mode stays on for the rest, so Lambda bytecode is refused",
+    )
     parser.set_defaults(handler=_run_export)
 
 
 def _run_export(args: argparse.Namespace) -> int:
+    import contextlib
+
     import keras
 
     import keras_apps.layers  # noqa: F401  (registers custom objects)
@@ -442,7 +450,19 @@ def _run_export(args: argparse.Namespace) -> int:
     try:
         if args.warmup < 0:
             raise ValueError(f"Expected --warmup >= 0. Received: {args.warmup}")
-        model = keras.saving.load_model(args.model)
+        with contextlib.ExitStack() as stack:
+            if args.trust_saved_models:
+                from keras_apps.layers import trust_saved_models
+
+                stack.enter_context(trust_saved_models())
+            try:
+                model = keras.saving.load_model(args.model)
+            except ValueError as error:
+                if "HubBackbone" in str(error) and not args.trust_saved_models:
+                    raise ValueError(
+                        f"{error} With keras-apps export: --trust-saved-models."
+                    ) from error
+                raise
         warmup = None
         if args.warmup:
             warmup = sample_inputs(plan_inputs(model), batch_size=args.warmup)

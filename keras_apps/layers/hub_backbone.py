@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
@@ -16,6 +18,70 @@ from keras_apps.types import Tensor
 _TF1_HUB_MARKER = "tfhub_module.pb"
 _SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 _CALL = "__call__"
+
+
+# The SavedModel handles the caller trusts while loading in safe mode:
+# None (nothing trusted), or a tuple of normalized handles ("*": any).
+_TRUSTED_HANDLES: contextvars.ContextVar[tuple[str, ...] | None] = (
+    contextvars.ContextVar("keras_apps_trusted_saved_models", default=None)
+)
+
+
+def _normalize_handle(handle: Any) -> str:
+    text = os.fspath(handle) if isinstance(handle, os.PathLike) else str(handle)
+    if "://" in text:
+        return text.rstrip("/")
+    return os.path.realpath(os.path.expanduser(text))
+
+
+@contextlib.contextmanager
+def trust_saved_models(handles: Iterable[Any] | None = None) -> Iterator[None]:
+    """Lets `HubBackbone` load its SavedModel while Keras stays in safe mode.
+
+    A ``.keras`` file with a `HubBackbone` needs ``safe_mode=False`` to load,
+    because rebuilding the layer runs the SavedModel's graph. But
+    ``safe_mode=False`` also unlocks Python bytecode (a ``keras.layers.Lambda``
+    holding a ``lambda``) anywhere in the same file, which runs arbitrary
+    Python at load time. Inside this context a `HubBackbone` loads under the
+    default ``safe_mode=True`` when its handle is trusted, and everything else
+    in the file is still checked by safe mode: a Lambda with bytecode is
+    still refused.
+
+    Trusting a SavedModel means trusting its graph: TensorFlow ops such as
+    ``tf.io.read_file`` run with your permissions. Trust only SavedModels you
+    made or whose source you trust.
+
+    Args:
+        handles: The SavedModel handles (local paths or URLs) to trust;
+            ``None`` trusts the handle of every `HubBackbone` loaded inside.
+
+    Example:
+    >>> import os, tempfile, keras
+    >>> from keras_apps.layers import HubBackbone, trust_saved_models
+    >>> from keras_apps.transfer.backbones import export_hub_module
+    >>> cnn = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3),
+    ...                         keras.layers.GlobalAveragePooling2D()])
+    >>> handle = export_hub_module(cnn, os.path.join(tempfile.mkdtemp(), "cnn"))
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+    >>> keras.Sequential([keras.Input((8, 8, 3)), HubBackbone(handle)]).save(path)
+    >>> with trust_saved_models([handle]):
+    ...     model = keras.saving.load_model(path)  # safe_mode stays True
+    >>> model.output_shape
+    (None, 4)
+    """
+    trusted = ("*",) if handles is None else tuple(map(_normalize_handle, handles))
+    token = _TRUSTED_HANDLES.set(trusted)
+    try:
+        yield
+    finally:
+        _TRUSTED_HANDLES.reset(token)
+
+
+def _is_trusted(handle: Any) -> bool:
+    trusted = _TRUSTED_HANDLES.get()
+    if trusted is None:
+        return False
+    return "*" in trusted or _normalize_handle(handle) in trusted
 
 
 @keras_apps_export("keras_apps.layers.HubBackbone")
@@ -53,8 +119,11 @@ class HubBackbone(keras.layers.Layer):
     Saving: ``model.save("m.keras")`` stores the handle and the current
     (possibly fine-tuned) weights. Loading it back rebuilds the layer from
     the handle, which runs the SavedModel's graph code, so Keras refuses it in
-    safe mode like ``keras.layers.TFSMLayer``: use
-    ``keras.saving.load_model(path, safe_mode=False)`` for files you trust.
+    safe mode like ``keras.layers.TFSMLayer``: load inside
+    `keras_apps.layers.trust_saved_models` to trust the SavedModel while safe
+    mode still refuses Lambda bytecode in the file, or use
+    ``keras.saving.load_model(path, safe_mode=False)`` for files you trust
+    entirely.
     The handle must still be reachable when loading.
 
     Args:
@@ -246,14 +315,15 @@ class HubBackbone(keras.layers.Layer):
 
         if safe_mode is None:
             safe_mode = serialization_lib.in_safe_mode()
-        if safe_mode:
+        if safe_mode and not _is_trusted(config.get("handle")):
             raise ValueError(
                 "Requested the deserialization of a `HubBackbone`, which loads "
                 f"the external SavedModel {config.get('handle')!r} and runs its "
                 "graph code. This is disallowed in safe mode. If you trust the "
-                "file and the SavedModel, pass `safe_mode=False` to "
-                "`keras.saving.load_model`, or call "
-                "`keras.config.enable_unsafe_deserialization()`."
+                "SavedModel, load inside `keras_apps.layers.trust_saved_models()` "
+                "(safe mode stays on for the rest of the file, so Lambda "
+                "bytecode is still refused). If you trust the whole file, pass "
+                "`safe_mode=False` to `keras.saving.load_model`."
             )
         return cls(**config)
 

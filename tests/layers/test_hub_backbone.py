@@ -437,3 +437,31 @@ def test_unreachable_hub_url_says_what_to_do(tmp_path, offline_python):
         result.stdout + result.stderr
     )
     assert "TFHUB_CACHE_DIR" in result.stdout
+
+
+def test_trusting_the_saved_model_keeps_lambda_bytecode_refused(saved, tmp_path):
+    from keras_apps.layers import trust_saved_models
+
+    x = _images(2)
+    plain = keras.Sequential([keras.Input((16, 16, 3)), HubBackbone(saved["hub"])])
+    plain_path = str(tmp_path / "plain.keras")
+    plain.save(plain_path)
+    with trust_saved_models([saved["hub"]]):
+        loaded = keras.saving.load_model(plain_path)  # safe_mode=True
+    assert_all_close(loaded.predict(x, verbose=0), plain.predict(x, verbose=0))
+    with trust_saved_models([tmp_path]), pytest.raises(ValueError, match="trust_"):
+        keras.saving.load_model(plain_path)  # another SavedModel is trusted
+    with pytest.raises(ValueError, match="trust_saved_models"):
+        keras.saving.load_model(plain_path)  # outside the context
+
+    hostile = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            HubBackbone(saved["hub"]),
+            keras.layers.Lambda(lambda t: t * 2),
+        ]
+    )
+    hostile_path = str(tmp_path / "hostile.keras")
+    hostile.save(hostile_path)
+    with trust_saved_models(), pytest.raises(ValueError, match="lambda"):
+        keras.saving.load_model(hostile_path)

@@ -482,6 +482,8 @@ def test_predict_batched_rejects_bad_arguments(service):
     with _client(service, signature_name="pair") as client:
         with pytest.raises(ValueError, match="batch_size > 0"):
             client.predict_batched({"a": [1], "tag": ["t"]}, batch_size=0)
+        with pytest.raises(ValueError, match="int batch_size. Received: 2.0"):
+            client.predict_batched({"a": [1], "tag": ["t"]}, batch_size=2.0)
         with pytest.raises(InvalidInputError, match="same leading dimension"):
             client.predict_batched({"a": [1, 2], "tag": ["t"]}, batch_size=1)
     assert service.predict_calls == 0
