@@ -4,8 +4,11 @@ server on the official TF Serving stubs, built here."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from concurrent import futures
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -147,3 +150,36 @@ def test_predict_refuses_float64_unless_cast(tls_server, tmp_path, capsys):
     assert "to be float32 but float64 is provided" in capsys.readouterr().err
     assert cli.main([*args, "--cast", str(tmp_path / "x.npy")]) == 0
     assert "y: 2 (2.0000)" in capsys.readouterr().out
+
+
+class ManyVersions(model_service_pb2_grpc.ModelServiceServicer):
+    def GetModelStatus(self, request, context):  # noqa: N802
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for version in range(1, 20_001):
+            status = response.model_version_status.add()
+            status.version = version
+            status.state = get_model_status_pb2.ModelVersionStatus.AVAILABLE
+        return response
+
+
+def test_status_into_a_closed_pipe_ends_quietly():
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ManyVersions(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    repo = str(Path(__file__).resolve().parents[2])
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "keras_apps.cli", "status"]
+            + ["--target", f"127.0.0.1:{port}", "--model", MODEL],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": repo},
+        )
+        assert process.stdout.readline().startswith(b"model double")
+        process.stdout.close()  # `| head -1`
+        _, err = process.communicate(timeout=60)
+    finally:
+        server.stop(grace=None)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+    assert process.returncode == 141
