@@ -232,8 +232,8 @@ def test_compose_file_passes_the_flags_of_tf_serving_command():
         "image: tensorflow/serving:latest-gpu",
         '"${TF_SERVING_PUBLISH_HOST:-127.0.0.1}:8500:8500"',
         '"${TF_SERVING_PUBLISH_HOST:-127.0.0.1}:8501:8501"',
-        "./models:/models:ro",
-        "./batching.config:/config/batching.config:ro",
+        "${KERAS_APPS_MODELS:-./models}:/models:ro",
+        "${KERAS_APPS_BATCHING_CONFIG:-./batching.config}:/config/batching.config:ro",
         "capabilities: [gpu]",
     ):
         assert needed in compose, needed
@@ -250,3 +250,29 @@ def test_ports_are_published_on_loopback_unless_opened():
     assert command[5:9] == ["-p", "0.0.0.0:8500:8500", "-p", "0.0.0.0:8501:8501"]
     command = tf_serving_command("digits", "/srv/digits", publish_host="::1")
     assert command[6] == "[::1]:8500:8500"
+
+
+def test_a_fresh_clone_serves_what_keras_apps_export_writes(tmp_path, capsys):
+    import shutil
+
+    import keras
+
+    from keras_apps.export import list_versions
+
+    # A fresh clone: deploy/ as tracked, no model exported yet.
+    clone = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, clone, ignore=shutil.ignore_patterns("*[0-9]"))
+    text = (clone / "models" / "models.config").read_text()
+    config = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
+    inputs = keras.Input((3,))
+    path = str(tmp_path / "model.keras")
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(path)
+    for entry in config.model_config_list.config:
+        # The compose file mounts its models folder at /models.
+        assert entry.base_path.startswith("/models/")
+        base = clone / "models" / entry.base_path[len("/models/") :]
+        assert cli.main(["export", path, str(base), "--no-validate"]) == 0
+        assert list_versions(str(base)) == [1]
+    compose = (clone / "docker-compose.gpu.yml").read_text()
+    assert "- ${KERAS_APPS_MODELS:-./models}:/models:ro" in compose
+    assert f"keras-apps export model.keras deploy/models/{entry.name}" in compose
