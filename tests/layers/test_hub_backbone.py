@@ -439,6 +439,7 @@ def test_unreachable_hub_url_says_what_to_do(tmp_path, offline_python):
     assert "TFHUB_CACHE_DIR" in result.stdout
 
 
+@pytest.mark.requires_tensorflow(reason="HubBackbone loads a TensorFlow SavedModel")
 def test_trusting_the_saved_model_keeps_lambda_bytecode_refused(saved, tmp_path):
     from keras_apps.layers import trust_saved_models
 
