@@ -52,6 +52,18 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--max-message-bytes", type=int, default=64 * 1024 * 1024)
     parser.add_argument(
+        "--max_num_load_retries",
+        type=int,
+        default=5,
+        help="more attempts for a version that failed to load (as TF Serving)",
+    )
+    parser.add_argument(
+        "--load_retry_interval_micros",
+        type=int,
+        default=60_000_000,
+        help="microseconds between load attempts (as TF Serving)",
+    )
+    parser.add_argument(
         "--docker",
         action="store_true",
         help="run the official tensorflow/serving GPU image instead",
@@ -97,6 +109,8 @@ def _run_serve(args: argparse.Namespace) -> int:
             port=args.port,
             file_system_poll_wait_seconds=args.poll_seconds,
             max_message_bytes=args.max_message_bytes,
+            max_num_load_retries=args.max_num_load_retries,
+            load_retry_interval_micros=args.load_retry_interval_micros,
         )
         server.start()
     except (OSError, ValueError) as error:

@@ -375,3 +375,25 @@ def _shape_text(shape_proto: Any) -> str:
     if shape_proto.unknown_rank:
         return "<unknown rank>"
     return str([dim.size for dim in shape_proto.dim])
+
+
+def value_field(data_type_number: int) -> str:
+    """The repeated ``TensorProto`` field that holds values of a data type.
+
+    ``"float_val"`` for DT_FLOAT, ``"int_val"`` for DT_INT32 and DT_UINT8,
+    ``"half_val"`` for DT_HALF and DT_BFLOAT16, ``"string_val"`` for DT_STRING,
+    ...: the field TF Serving fills when it does not use ``tensor_content``.
+
+    Raises:
+        TypeError: If the data type is not supported (as for `numpy_dtype`).
+
+    Example:
+
+    >>> from keras_apps.serving.codec import value_field
+    >>> value_field(1), value_field(7)
+    ('float_val', 'string_val')
+    """
+    if data_type_number == DT_STRING:
+        return "string_val"
+    numpy_dtype(data_type_number)  # TypeError for what this codec cannot read
+    return _VAL_FIELDS[_DT.Name(data_type_number)]

@@ -74,6 +74,7 @@ from tensorflow_serving.apis import (
 from tensorflow_serving.config import model_server_config_pb2
 
 from keras_apps._layout import parse_version
+from keras_apps.serving import codec
 from keras_apps.serving.container import check_model_source
 
 logger = logging.getLogger(__name__)
@@ -110,27 +111,85 @@ def _dtype_name(dtype_enum: int) -> str:
     try:
         return tf.dtypes.as_dtype(dtype_enum).name
     except TypeError:
-        return types_pb2.DataType.Name(dtype_enum)
+        pass
+    try:
+        return str(types_pb2.DataType.Name(dtype_enum))
+    except ValueError:
+        return f"<unknown DataType {dtype_enum}>"
 
 
-def tensor_proto_to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """Decodes a ``TensorProto`` (``tensor_content`` or ``*_val`` fields)."""
-    if proto.dtype == types_pb2.DT_INVALID:
-        raise ValueError("the tensor has no dtype (DT_INVALID)")
-    dtype = tf.dtypes.as_dtype(proto.dtype)
-    shape = [d.size for d in proto.tensor_shape.dim]
-    # Each read of a bytes field copies it: read the raw content once.
-    content = proto.tensor_content
-    if content and dtype != tf.string:
-        np_dtype = np.dtype(dtype.as_numpy_dtype).newbyteorder("<")
-        count = math.prod(shape)
-        if len(content) != count * np_dtype.itemsize:
-            raise ValueError(
-                f"tensor_content holds {len(content)} bytes but shape "
-                f"{shape} of {dtype.name} needs {count * np_dtype.itemsize}"
+_MAX_DIMS = 254
+"""TensorFlow's ``TensorShape::MaxDimensions()``."""
+_MAX_ELEMENTS = 2**63 - 1
+
+
+def check_tensor_header(
+    proto: tensor_pb2.TensorProto, alias: str, max_bytes: int
+) -> None:
+    """Refuses a ``TensorProto`` whose header does not fit the data it carries.
+
+    Runs before anything is decoded, so that a request of a few bytes cannot
+    make the server allocate what its header claims: the dtype must be one the
+    server decodes, the shape fully known with at most 254 dimensions, and the
+    data must be what the shape claims. ``tensor_content`` must hold exactly
+    the claimed bytes. A typed ``*_val`` field may hold fewer values than
+    elements (TensorFlow repeats the last one, as `tf.make_ndarray` does), but
+    then the decoded tensor may not exceed ``max_bytes``, the message limit: a
+    tensor that could not have been sent in full is not built from a few values.
+
+    Raises:
+        _RpcError: ``INVALID_ARGUMENT`` with TF Serving's ``tensor parsing
+            error: ALIAS`` followed by the reason.
+    """
+
+    def refuse(reason: str) -> _RpcError:
+        return _RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"tensor parsing error: {alias} ({reason})",
+        )
+
+    try:
+        field_name = codec.value_field(proto.dtype)
+        itemsize = codec.numpy_dtype(proto.dtype).itemsize
+    except (TypeError, ValueError) as error:
+        raise refuse(
+            f"dtype {_dtype_name(proto.dtype)} cannot be served: {error}"
+        ) from error
+    shape = proto.tensor_shape
+    if shape.unknown_rank:
+        raise refuse("the shape has an unknown rank")
+    if len(shape.dim) > _MAX_DIMS:
+        raise refuse(f"{len(shape.dim)} dimensions, more than {_MAX_DIMS}")
+    count = 1
+    for dim in shape.dim:
+        if dim.size < 0:
+            raise refuse(f"dimension sizes must be >= 0, received {dim.size}")
+        count *= dim.size
+        if count > _MAX_ELEMENTS:
+            raise refuse("the shape has more than 2**63-1 elements")
+    claimed = count * itemsize
+    content_bytes = len(proto.tensor_content)
+    if content_bytes:
+        if field_name == "string_val":
+            raise refuse("string tensors carry string_val, not tensor_content")
+        if content_bytes != claimed:
+            raise refuse(
+                f"tensor_content holds {content_bytes} bytes but shape "
+                f"{_shape_text(d.size for d in shape.dim)} of "
+                f"{_dtype_name(proto.dtype)} needs {claimed}"
             )
-        return np.frombuffer(content, dtype=np_dtype).reshape(shape)
-    return tf.make_ndarray(proto)
+        return
+    values = len(getattr(proto, field_name))
+    if field_name in ("scomplex_val", "dcomplex_val"):
+        values //= 2
+    if values > count:
+        raise refuse(f"{field_name} holds {values} values for {count} elements")
+    if values < count and claimed > max_bytes:
+        raise refuse(
+            f"{values} values in {field_name} would be repeated to "
+            f"{count} elements ({claimed} bytes), more than the "
+            f"{max_bytes}-byte message limit"
+        )
 
 
 _VALUE_FIELDS = {
@@ -462,23 +521,42 @@ def _serving_meta_graph(path: Path) -> meta_graph_pb2.MetaGraphDef:
     raise ValueError(f"{path} has no MetaGraph tagged 'serve'")
 
 
-def _list_versions(base_path: Path) -> dict[int, Path]:
-    """All-digit directories that hold a complete SavedModel, as TF Serving sees."""
+def _looks_like_version(name: str) -> bool:
+    """A name a person may take for a version that `parse_version` refuses.
+
+    Unicode digits (``"²"``, Arabic-Indic ``"١٢"``) and ASCII numbers above
+    int64: worth one warning. Work folders (``"2.partial"``, ``"tmp-3"``) are not.
+    """
+    return name.isdigit() or name.isdecimal()
+
+
+def _list_versions(base_path: Path) -> tuple[dict[int, Path], list[str]]:
+    """Version folders that hold a complete SavedModel, as TF Serving sees them.
+
+    Returns:
+        The versions found, and the names of folders that look like versions
+        but are not (see `keras_apps._layout.parse_version`).
+    """
     versions = {}
+    refused = []
     try:
         entries = list(os.scandir(base_path))
     except FileNotFoundError:
-        return {}
+        return {}, []
     for entry in entries:
         version = parse_version(entry.name)
-        if version is None or not entry.is_dir():
+        if version is None:
+            if _looks_like_version(entry.name):
+                refused.append(entry.name)
             continue
         path = Path(entry.path)
+        if not entry.is_dir():
+            continue
         if (path / "saved_model.pb").is_file() or (
             path / "saved_model.pbtxt"
         ).is_file():
             versions[version] = path
-    return versions
+    return versions, sorted(refused)
 
 
 def _stamp(path: Path) -> float:
@@ -491,66 +569,166 @@ def _stamp(path: Path) -> float:
         return -1.0
 
 
-class _ServedModel:
-    """The versions of one model, kept in step with its base path."""
+@dataclass
+class _LoadFailure:
+    """Failed load attempts of one version, for TF Serving's bounded retries."""
 
-    def __init__(self, config: _ModelConfig, warmup: Any) -> None:
+    stamp: float
+    attempts: int
+    next_try: float
+    error: str
+
+
+class _ServedModel:
+    """The versions of one model, kept in step with its base path.
+
+    A version that fails to load is tried again, as TF Serving does, up to
+    ``max_num_load_retries`` more times, ``load_retry_interval`` seconds apart
+    (while it waits its state is LOADING with the last error; then END with
+    the error). Files that change (a new ``saved_model.pb`` mtime) start a
+    fresh round of attempts.
+    """
+
+    def __init__(
+        self,
+        config: _ModelConfig,
+        warmup: Any,
+        max_num_load_retries: int = 5,
+        load_retry_interval: float = 60.0,
+    ) -> None:
         self.config = config
         self._warmup = warmup
+        self._max_num_load_retries = max_num_load_retries
+        self._load_retry_interval = load_retry_interval
         self._lock = threading.Lock()
         self._versions: dict[int, _LoadedVersion] = {}
         self._states: dict[int, tuple[int, int, str]] = {}
-        self._failed: dict[int, float] = {}
+        self._failures: dict[int, _LoadFailure] = {}
+        self._available: dict[int, Path] = {}
+        self._warned: set[str] = set()
+        self._last_error: str | None = None
         self._refresh_lock = threading.Lock()
 
-    def refresh(self) -> None:
+    def refresh(self, scan: bool = True) -> None:
+        """Scans the base path (or, with ``scan=False``, retries due loads only)."""
         # One scan at a time: the poller, refresh() and config reloads share it.
         with self._refresh_lock:
-            self._refresh()
+            try:
+                self._refresh(scan)
+            except Exception as error:
+                # Logged once per distinct error, not once per poll.
+                text = f"{type(error).__name__}: {error}"
+                if text != self._last_error:
+                    self._last_error = text
+                    logger.exception(
+                        "Polling the base path of model %r failed", self.config.name
+                    )
+            else:
+                self._last_error = None
 
-    def _refresh(self) -> None:
-        available = _list_versions(self.config.base_path)
+    def next_retry(self) -> float | None:
+        """``time.monotonic()`` of the next due load retry, if one is pending."""
+        with self._lock:
+            pending = [
+                f.next_try
+                for f in self._failures.values()
+                if f.attempts <= self._max_num_load_retries
+            ]
+        return min(pending) if pending else None
+
+    def _refresh(self, scan: bool) -> None:
+        if scan:
+            available, refused = _list_versions(self.config.base_path)
+            for name in refused:
+                if name not in self._warned:
+                    self._warned.add(name)
+                    logger.warning(
+                        "Model %r: skipping folder %r under %s: a version folder "
+                        "is named by ASCII digits alone, with a number of at most "
+                        "2**63-1 (TF Serving's int64 version).",
+                        self.config.name,
+                        name,
+                        self.config.base_path,
+                    )
+            self._warned &= set(refused)
+            self._available = available
+        available = self._available
         wanted = self.config.select(sorted(available))
         with self._lock:
             loaded = set(self._versions)
+            for version in set(self._failures) - set(available):
+                del self._failures[version]
         for version in sorted(set(wanted) - loaded, reverse=True):
             path = available[version]
             stamp = _stamp(path)
-            if self._failed.get(version) == stamp:
+            failure = self._failures.get(version)
+            if failure is not None and failure.stamp != stamp:
+                failure = None  # new files: a fresh round of attempts
+            if failure is not None and (
+                failure.attempts > self._max_num_load_retries
+                or time.monotonic() < failure.next_try
+            ):
                 continue
             self._set_state(version, _State.LOADING)
             try:
                 candidate = _LoadedVersion(version, path)
                 self._warmup(candidate)
             except Exception as error:  # a broken version must not stop serving
-                logger.error(
-                    "Loading version %d of model %r from %s failed: %s",
-                    version,
-                    self.config.name,
-                    path,
-                    error,
-                )
-                self._failed[version] = stamp
-                self._set_state(version, _State.END, 13, f"Failed to load: {error}")
+                self._record_failure(version, path, stamp, failure, error)
                 continue
             with self._lock:
                 self._versions[version] = candidate
-            self._failed.pop(version, None)
+                self._failures.pop(version, None)
             self._set_state(version, _State.AVAILABLE)
             logger.info("Serving version %d of model %r", version, self.config.name)
         with self._lock:
-            still_wanted = [v for v in wanted if v in self._versions]
-            # Like TF Serving's availability-preserving policy: keep an old
-            # version while none of the wanted ones could be loaded.
-            if not still_wanted:
-                return
-            for version in set(self._versions) - set(wanted):
-                self._states[version] = (_State.UNLOADING, 0, "")
+            # A served version whose folder is gone is unloaded, as TF Serving
+            # does. A version still on disk but no longer wanted is kept while
+            # none of the wanted ones is loaded (TF Serving's
+            # availability-preserving policy).
+            gone = [v for v in self._versions if v not in available]
+            if any(v in self._versions for v in wanted):
+                gone += [v for v in self._versions if v not in wanted and v not in gone]
+            for version in gone:
                 del self._versions[version]
                 self._states[version] = (_State.END, 0, "")
                 logger.info(
                     "Unloaded version %d of model %r", version, self.config.name
                 )
+
+    def _record_failure(
+        self,
+        version: int,
+        path: Path,
+        stamp: float,
+        failure: _LoadFailure | None,
+        error: Exception,
+    ) -> None:
+        attempts = (failure.attempts if failure is not None else 0) + 1
+        text = f"{type(error).__name__}: {error}"
+        final = attempts > self._max_num_load_retries
+        logger.error(
+            "Loading version %d of model %r from %s failed (attempt %d of %d)%s: %s",
+            version,
+            self.config.name,
+            path,
+            attempts,
+            self._max_num_load_retries + 1,
+            "" if final else f"; retrying in {self._load_retry_interval:g} s",
+            error,
+        )
+        with self._lock:
+            self._failures[version] = _LoadFailure(
+                stamp=stamp,
+                attempts=attempts,
+                next_try=time.monotonic() + self._load_retry_interval,
+                error=text,
+            )
+            message = f"Failed to load (attempt {attempts} of "
+            message += f"{self._max_num_load_retries + 1}): {text}"
+            state = _State.END if final else _State.LOADING
+            code = error.error_code if isinstance(error, tf.errors.OpError) else 13
+            self._states[version] = (state, code, message)
 
     def unload_all(self) -> None:
         with self._lock:
@@ -637,6 +815,12 @@ class LocalModelServer:
             before a version is served, as TF Serving does.
         version_policy_latest: Versions served per model in the one-model form
             (TF Serving's ``latest { num_versions }``); default 1.
+        max_num_load_retries: How many more times a version that failed to
+            load is tried (TF Serving's ``--max_num_load_retries``, default 5).
+            While it waits, GetModelStatus reports it LOADING with the last
+            error; after the last attempt END with the error.
+        load_retry_interval_micros: Microseconds between attempts (TF
+            Serving's ``--load_retry_interval_micros``, default one minute).
 
     Example:
 
@@ -664,8 +848,20 @@ class LocalModelServer:
         serialize_as_tensor_content: bool = True,
         enable_model_warmup: bool = True,
         version_policy_latest: int = 1,
+        max_num_load_retries: int = 5,
+        load_retry_interval_micros: int = 60_000_000,
     ) -> None:
         check_model_source(model_base_path, model_name, model_config_file)
+        if max_num_load_retries < 0:
+            raise ValueError(
+                "max_num_load_retries must be >= 0. Received: "
+                f"max_num_load_retries={max_num_load_retries}"
+            )
+        if load_retry_interval_micros < 0:
+            raise ValueError(
+                "load_retry_interval_micros must be >= 0. Received: "
+                f"load_retry_interval_micros={load_retry_interval_micros}"
+            )
         if not 0 <= int(port) <= 65535:
             raise ValueError(f"port must be in [0, 65535]. Received: port={port}")
         if file_system_poll_wait_seconds < 0:
@@ -706,6 +902,8 @@ class LocalModelServer:
         self.max_message_bytes = int(max_message_bytes)
         self.serialize_as_tensor_content = bool(serialize_as_tensor_content)
         self.enable_model_warmup = bool(enable_model_warmup)
+        self.max_num_load_retries = int(max_num_load_retries)
+        self.load_retry_interval_micros = int(load_retry_interval_micros)
         self._models: dict[str, _ServedModel] = {}
         self._initial_configs = configs
         self._config_lock = threading.RLock()
@@ -789,11 +987,11 @@ class LocalModelServer:
         self._server = server
         self._port = port
         self._stop_event.clear()
-        if self.file_system_poll_wait_seconds > 0:
-            self._poller = threading.Thread(
-                target=self._poll, name="local-model-server-poll", daemon=True
-            )
-            self._poller.start()
+        # Also with polling off: failed loads are retried.
+        self._poller = threading.Thread(
+            target=self._poll, name="local-model-server-poll", daemon=True
+        )
+        self._poller.start()
         logger.info("LocalModelServer serving %s at %s", self.model_names, self.target)
         return self
 
@@ -825,19 +1023,35 @@ class LocalModelServer:
     ) -> None:
         self.stop()
 
-    def refresh(self) -> None:
-        """Scans the base paths now instead of waiting for the next poll."""
+    def refresh(self, scan: bool = True) -> None:
+        """Scans the base paths now instead of waiting for the next poll.
+
+        Each model is scanned on its own: one that fails never stops the others.
+        With ``scan=False`` only the load retries that are due run.
+        """
         with self._config_lock:
             models = list(self._models.values())
         for model in models:
-            model.refresh()
+            model.refresh(scan)
 
     def _poll(self) -> None:
-        while not self._stop_event.wait(self.file_system_poll_wait_seconds):
-            try:
+        poll = self.file_system_poll_wait_seconds
+        next_scan = time.monotonic() + poll if poll > 0 else math.inf
+        while True:
+            with self._config_lock:
+                models = list(self._models.values())
+            retries = [t for t in (m.next_retry() for m in models) if t is not None]
+            wake = min([next_scan, *retries])
+            # At least every second: a reload may have scheduled a new retry.
+            timeout = max(0.0, min(wake - time.monotonic(), 1.0))
+            if self._stop_event.wait(timeout):
+                return
+            now = time.monotonic()
+            if now >= next_scan:
+                next_scan = now + poll
                 self.refresh()
-            except Exception:
-                logger.exception("Polling the model base paths failed")
+            elif any(t <= now for t in retries):
+                self.refresh(scan=False)
 
     def _apply_configs(self, configs: Sequence[_ModelConfig]) -> None:
         with self._config_lock:
@@ -847,7 +1061,12 @@ class LocalModelServer:
                 if existing is not None and existing.config == config:
                     new_models[config.name] = existing
                     continue
-                model = _ServedModel(config, self._warm_up)
+                model = _ServedModel(
+                    config,
+                    self._warm_up,
+                    self.max_num_load_retries,
+                    self.load_retry_interval_micros / 1e6,
+                )
                 model.refresh()
                 if existing is not None:
                     existing.unload_all()
@@ -928,6 +1147,7 @@ class LocalModelServer:
                 )
             info = signature.inputs[alias]
             proto = request.inputs[alias]
+            check_tensor_header(proto, alias, self.max_message_bytes)
             if proto.dtype != info.dtype:
                 raise _RpcError(
                     grpc.StatusCode.INVALID_ARGUMENT,
@@ -935,21 +1155,21 @@ class LocalModelServer:
                     f"{_dtype_name(proto.dtype)} is provided (input '{alias}' of "
                     f"signature '{signature_name}')",
                 )
-            try:
-                array = tensor_proto_to_ndarray(proto)
-            except (TypeError, ValueError) as error:
-                raise _RpcError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"input '{alias}' is not a valid TensorProto: {error}",
-                ) from error
-            if not _is_compatible(info.tensor_shape, array.shape):
+            dims = [d.size for d in proto.tensor_shape.dim]
+            if not _is_compatible(info.tensor_shape, dims):
                 raise _RpcError(
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"input '{alias}' of signature '{signature_name}' expects shape "
                     f"{_shape_text(d.size for d in info.tensor_shape.dim)} but "
-                    f"received shape {_shape_text(array.shape)}",
+                    f"received shape {_shape_text(dims)}",
                 )
-            inputs[alias] = array
+            try:
+                inputs[alias] = codec.decode_tensor(proto)
+            except (TypeError, ValueError) as error:
+                raise _RpcError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"tensor parsing error: {alias} ({error})",
+                ) from error
         wanted = list(request.output_filter) or sorted(signature.outputs)
         seen: set[str] = set()
         sorted_outputs = sorted(signature.outputs)
@@ -1138,6 +1358,9 @@ class LocalModelServer:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         startup_timeout: float = 120.0,
         env: Mapping[str, str] | None = None,
+        max_num_load_retries: int = 5,
+        load_retry_interval_micros: int = 60_000_000,
+        extra_args: Sequence[str] = (),
     ) -> ServerProcess:
         """Starts a server in a separate Python process and waits until it serves.
 
@@ -1158,6 +1381,10 @@ class LocalModelServer:
             max_message_bytes: gRPC message limit.
             startup_timeout: Seconds to wait for the child to serve.
             env: Extra environment variables for the child.
+            max_num_load_retries: As for `LocalModelServer`.
+            load_retry_interval_micros: As for `LocalModelServer`.
+            extra_args: More ``keras-apps serve`` flags, for example
+                ``["--ssl-cert", CERT, "--ssl-key", KEY]``.
 
         Returns:
             A `ServerProcess` with ``.target``, ``.port``, ``.stop()``.
@@ -1189,6 +1416,11 @@ class LocalModelServer:
             "--max-message-bytes",
             str(max_message_bytes),
             "--stop-on-stdin-eof",
+            "--max_num_load_retries",
+            str(max_num_load_retries),
+            "--load_retry_interval_micros",
+            str(load_retry_interval_micros),
+            *extra_args,
         ]
         if model_config_file is not None:
             command += ["--model-config-file", str(Path(model_config_file).resolve())]
