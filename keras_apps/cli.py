@@ -63,6 +63,21 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
         default=60_000_000,
         help="microseconds between load attempts (as TF Serving)",
     )
+    parser.add_argument("--ssl-cert", help="PEM certificate: serve over TLS only")
+    parser.add_argument("--ssl-key", help="PEM private key of --ssl-cert")
+    parser.add_argument(
+        "--ssl-client-ca",
+        help="PEM CA certificates: require client certificates they sign",
+    )
+    parser.add_argument(
+        "--allow-reload-config",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=(
+            "serve HandleReloadConfigRequest, which loads any SavedModel from "
+            "disk (default: on loopback only)"
+        ),
+    )
     parser.add_argument(
         "--docker",
         action="store_true",
@@ -111,6 +126,10 @@ def _run_serve(args: argparse.Namespace) -> int:
             max_message_bytes=args.max_message_bytes,
             max_num_load_retries=args.max_num_load_retries,
             load_retry_interval_micros=args.load_retry_interval_micros,
+            ssl_certificate_file=args.ssl_cert,
+            ssl_key_file=args.ssl_key,
+            ssl_client_ca_file=args.ssl_client_ca,
+            allow_reload_config=args.allow_reload_config,
         )
         server.start()
     except (OSError, ValueError) as error:

@@ -14,7 +14,15 @@ Behaviour it shares with TF Serving:
   selects which are served. The base path is polled every
   ``file_system_poll_wait_seconds``; a new version is loaded (and warmed up from
   ``assets.extra/tf_serving_warmup_requests``) before it replaces the old one,
-  and a version that fails to load never replaces a working one.
+  and a version that fails to load never replaces a working one. A failed load
+  is retried ``max_num_load_retries`` times, ``load_retry_interval_micros``
+  apart, and GetModelStatus reports its state and error. Folder names that are
+  no version (``"²"``, ``"١٢"``, a number above int64) are skipped with one
+  warning; a served version whose folder vanishes is unloaded.
+- A version number that was loaded is never loaded again from changed files,
+  as in TF Serving: rewriting ``base_path/3`` in place (``export_for_serving``
+  with ``overwrite=True``) leaves a running server on the old weights until it
+  restarts. Publish a new version number instead.
 - Status codes: ``NOT_FOUND`` for an unknown model or version,
   ``INVALID_ARGUMENT`` for bad inputs (the message lists the expected input
   names), ``FAILED_PRECONDITION`` for an unknown signature key, ``UNIMPLEMENTED``
@@ -29,6 +37,17 @@ as TF Serving does with ``--enable_serialization_as_tensor_content``, which
 to the typed ``*_val`` fields that are TF Serving's default. Clients written
 with ``tf.make_ndarray`` or `keras_apps.serving.decode_tensor` read both.
 
+What it exposes: whoever reaches its port can run every served model
+(Predict, Classify, Regress), read every signature and version status, and,
+through ``HandleReloadConfigRequest``, make the server load any SavedModel its
+user can read, whose graph then runs with the server's file access (a
+signature calling ``tf.io.read_file`` returns any file). Hence: it binds
+loopback by default and warns loudly when told to bind beyond; reload is off
+by default beyond loopback (``allow_reload_config``); and it speaks TLS when
+given a certificate and key (``ssl_certificate_file``, ``ssl_key_file``), with
+client certificates required when given the CA that signs them
+(``ssl_client_ca_file``).
+
 This module imports TensorFlow; the client side of `keras_apps.serving` does not.
 """
 
@@ -36,6 +55,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ipaddress
 import logging
 import math
 import os
@@ -92,6 +112,16 @@ _WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 _MAX_WARMUP_RECORDS = 1000  # TF Serving's limit
 
 _State = get_model_status_pb2.ModelVersionStatus.State
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the port on this machine (127.0.0.0/8, ::1)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost, or "" (all interfaces)
 
 
 class _RpcError(Exception):
@@ -821,6 +851,16 @@ class LocalModelServer:
             error; after the last attempt END with the error.
         load_retry_interval_micros: Microseconds between attempts (TF
             Serving's ``--load_retry_interval_micros``, default one minute).
+        ssl_certificate_file: PEM certificate (chain) of the server; with
+            ``ssl_key_file`` the port speaks TLS only.
+        ssl_key_file: PEM private key of that certificate.
+        ssl_client_ca_file: PEM certificates of the CAs that sign client
+            certificates; when given, every client must present one (mutual
+            TLS). Needs ``ssl_certificate_file``.
+        allow_reload_config: Whether ``HandleReloadConfigRequest`` is served.
+            It lets any client load any SavedModel the server can read, so
+            ``None`` (default) serves it on loopback only; refused calls get
+            ``PERMISSION_DENIED``.
 
     Example:
 
@@ -850,8 +890,33 @@ class LocalModelServer:
         version_policy_latest: int = 1,
         max_num_load_retries: int = 5,
         load_retry_interval_micros: int = 60_000_000,
+        ssl_certificate_file: str | os.PathLike[str] | None = None,
+        ssl_key_file: str | os.PathLike[str] | None = None,
+        ssl_client_ca_file: str | os.PathLike[str] | None = None,
+        allow_reload_config: bool | None = None,
     ) -> None:
         check_model_source(model_base_path, model_name, model_config_file)
+        if (ssl_certificate_file is None) != (ssl_key_file is None):
+            raise ValueError(
+                "ssl_certificate_file and ssl_key_file go together. Received: "
+                f"ssl_certificate_file={ssl_certificate_file}, "
+                f"ssl_key_file={ssl_key_file}"
+            )
+        if ssl_client_ca_file is not None and ssl_certificate_file is None:
+            raise ValueError(
+                "ssl_client_ca_file needs ssl_certificate_file and ssl_key_file: "
+                "client certificates are checked over TLS. Received: "
+                f"ssl_client_ca_file={ssl_client_ca_file}"
+            )
+        for argument, value in (
+            ("ssl_certificate_file", ssl_certificate_file),
+            ("ssl_key_file", ssl_key_file),
+            ("ssl_client_ca_file", ssl_client_ca_file),
+        ):
+            if value is not None and not Path(value).is_file():
+                raise FileNotFoundError(
+                    f"{argument} {str(value)!r} does not exist; expected a PEM file"
+                )
         if max_num_load_retries < 0:
             raise ValueError(
                 "max_num_load_retries must be >= 0. Received: "
@@ -903,6 +968,11 @@ class LocalModelServer:
         self.serialize_as_tensor_content = bool(serialize_as_tensor_content)
         self.enable_model_warmup = bool(enable_model_warmup)
         self.max_num_load_retries = int(max_num_load_retries)
+        self._ssl_files = (ssl_certificate_file, ssl_key_file, ssl_client_ca_file)
+        self.loopback = is_loopback(host)
+        self.allow_reload_config = (
+            self.loopback if allow_reload_config is None else bool(allow_reload_config)
+        )
         self.load_retry_interval_micros = int(load_retry_interval_micros)
         self._models: dict[str, _ServedModel] = {}
         self._initial_configs = configs
@@ -975,8 +1045,16 @@ class LocalModelServer:
             _ModelServicer(self), server
         )
         address = f"[{self.host}]" if ":" in self.host else self.host
+        credentials = self._server_credentials()
+        if not self.loopback:
+            logger.warning(self.exposure_warning())
         try:
-            port = server.add_insecure_port(f"{address}:{self._requested_port}")
+            if credentials is None:
+                port = server.add_insecure_port(f"{address}:{self._requested_port}")
+            else:
+                port = server.add_secure_port(
+                    f"{address}:{self._requested_port}", credentials
+                )
         except RuntimeError as error:
             raise OSError(
                 f"Could not bind {address}:{self._requested_port}: {error}"
@@ -994,6 +1072,53 @@ class LocalModelServer:
         self._poller.start()
         logger.info("LocalModelServer serving %s at %s", self.model_names, self.target)
         return self
+
+    def _server_credentials(self) -> grpc.ServerCredentials | None:
+        certificate, key, client_ca = self._ssl_files
+        if certificate is None or key is None:
+            return None
+        return grpc.ssl_server_credentials(
+            [(Path(key).read_bytes(), Path(certificate).read_bytes())],
+            root_certificates=(
+                Path(client_ca).read_bytes() if client_ca is not None else None
+            ),
+            require_client_auth=client_ca is not None,
+        )
+
+    def exposure_warning(self) -> str:
+        """What this server exposes when it binds beyond loopback."""
+        certificate, _, client_ca = self._ssl_files
+        if certificate is None:
+            transport = (
+                "in plain text, with no TLS and no client authentication "
+                "(pass ssl_certificate_file and ssl_key_file, keras-apps serve "
+                "--ssl-cert/--ssl-key, and ssl_client_ca_file/--ssl-client-ca to "
+                "require client certificates)"
+            )
+        elif client_ca is None:
+            transport = (
+                "over TLS, but to any client: no client certificate is required "
+                "(pass ssl_client_ca_file, --ssl-client-ca)"
+            )
+        else:
+            transport = "over TLS, to clients with a certificate signed by the CA"
+        reload = (
+            "and load any SavedModel this process can read, whose graph then "
+            "runs with this process's file access (HandleReloadConfigRequest is "
+            "ON: allow_reload_config=False, --no-allow-reload-config, turns it "
+            "off)"
+            if self.allow_reload_config
+            else "(HandleReloadConfigRequest, which would load any SavedModel "
+            "from disk, is off)"
+        )
+        return (
+            f"LocalModelServer binds {self.host!r}, beyond loopback. Everyone "
+            "who reaches this port can run every served model (Predict, "
+            "Classify, Regress), read its signatures and version status "
+            f"(GetModelMetadata, GetModelStatus) {reload}, {transport}. It is a "
+            "development server; production serving is the tensorflow/serving "
+            "image (keras-apps serve --docker)."
+        )
 
     def stop(self, grace: float | None = 1.0) -> None:
         """Stops answering, waits up to ``grace`` seconds, and unloads models."""
@@ -1336,6 +1461,14 @@ class LocalModelServer:
     def reload_config(
         self, request: model_management_pb2.ReloadConfigRequest
     ) -> model_management_pb2.ReloadConfigResponse:
+        if not self.allow_reload_config:
+            raise _RpcError(
+                grpc.StatusCode.PERMISSION_DENIED,
+                "HandleReloadConfigRequest is switched off on this server: it "
+                "would let any client load any SavedModel from the server's "
+                "disk. Start the server with allow_reload_config=True "
+                "(keras-apps serve --allow-reload-config) to serve it.",
+            )
         try:
             configs = _configs_from_proto(request.config, None)
         except ValueError as error:
@@ -1360,6 +1493,10 @@ class LocalModelServer:
         env: Mapping[str, str] | None = None,
         max_num_load_retries: int = 5,
         load_retry_interval_micros: int = 60_000_000,
+        ssl_certificate_file: str | os.PathLike[str] | None = None,
+        ssl_key_file: str | os.PathLike[str] | None = None,
+        ssl_client_ca_file: str | os.PathLike[str] | None = None,
+        allow_reload_config: bool | None = None,
         extra_args: Sequence[str] = (),
     ) -> ServerProcess:
         """Starts a server in a separate Python process and waits until it serves.
@@ -1383,6 +1520,10 @@ class LocalModelServer:
             env: Extra environment variables for the child.
             max_num_load_retries: As for `LocalModelServer`.
             load_retry_interval_micros: As for `LocalModelServer`.
+            ssl_certificate_file: As for `LocalModelServer`.
+            ssl_key_file: As for `LocalModelServer`.
+            ssl_client_ca_file: As for `LocalModelServer`.
+            allow_reload_config: As for `LocalModelServer`.
             extra_args: More ``keras-apps serve`` flags, for example
                 ``["--ssl-cert", CERT, "--ssl-key", KEY]``.
 
@@ -1420,8 +1561,21 @@ class LocalModelServer:
             str(max_num_load_retries),
             "--load_retry_interval_micros",
             str(load_retry_interval_micros),
-            *extra_args,
         ]
+        for flag, value in (
+            ("--ssl-cert", ssl_certificate_file),
+            ("--ssl-key", ssl_key_file),
+            ("--ssl-client-ca", ssl_client_ca_file),
+        ):
+            if value is not None:
+                command += [flag, str(Path(value).resolve())]
+        if allow_reload_config is not None:
+            command.append(
+                "--allow-reload-config"
+                if allow_reload_config
+                else "--no-allow-reload-config"
+            )
+        command += list(extra_args)
         if model_config_file is not None:
             command += ["--model-config-file", str(Path(model_config_file).resolve())]
         else:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
 import grpc
 import numpy as np
@@ -42,27 +41,11 @@ DT_FLOAT = 1
 State = get_model_status_pb2.ModelVersionStatus.State
 
 
-def save_linear(path: Path, scale: float) -> None:
-    """A SavedModel ``y = x @ (scale * ones(4, 2))`` with one variable."""
-
-    class Linear(tf.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.w = tf.Variable(tf.ones((4, 2)) * scale)
-
-        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
-        def serve(self, x):
-            return {"y": tf.matmul(x, self.w)}
-
-    module = Linear()
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
-
-
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(tmp_path_factory, linear_saved_model):
     root = tmp_path_factory.mktemp("faults")
     for scale in (1, 2):
-        save_linear(root / "source" / str(scale), scale)
+        linear_saved_model(root / "source" / str(scale), scale)
     names = ("tiny", "a", "b", "c", "d")
     for name in names:
         shutil.copytree(root / "source" / "1", root / name / "1")
