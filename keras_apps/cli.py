@@ -251,7 +251,20 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     try:
         max_message_bytes = _message_bytes(args)
-        # Before TensorFlow loads (seconds): a taken port is named at once.
+        # Before TensorFlow loads (seconds): what is missing or taken is named
+        # at once.
+        if args.model_base_path is not None and not os.path.isdir(args.model_base_path):
+            raise FileNotFoundError(
+                f"Base path {args.model_base_path!r} does not exist; export a "
+                "version there first (for example with keras-apps export)."
+            )
+        if args.model_config_file is not None and not os.path.isfile(
+            args.model_config_file
+        ):
+            raise FileNotFoundError(
+                f"model_config_file {args.model_config_file!r} does not exist; "
+                "expected a ModelServerConfig text proto"
+            )
         check_port_free(args.host, args.port)
         if args.rest_api_port:
             check_port_free(args.host, args.rest_api_port)

@@ -23,6 +23,7 @@ import base64
 import json
 import logging
 import re
+import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -400,19 +401,21 @@ class RestServer:
                 logger.debug("REST %s", format % args)
 
         family_host = host.strip("[]")
-        server_class = ThreadingHTTPServer
-        if ":" in family_host:
-            import socket
 
-            class Server6(ThreadingHTTPServer):
-                address_family = socket.AF_INET6
+        class Server(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in family_host else socket.AF_INET
+            daemon_threads = True
 
-            server_class = Server6
-        self._server = server_class((family_host, port), Handler)
-        self._server.daemon_threads = True
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A client that drops, or fails the TLS handshake: no traceback.
+                logger.debug("REST connection from %s failed", client_address)
+
+        self._server = Server((family_host, port), Handler)
         if ssl_context is not None:
+            # The handshake happens in each connection's thread, on its first
+            # read, so that a client that stalls it blocks no one else.
             self._server.socket = ssl_context.wrap_socket(
-                self._server.socket, server_side=True
+                self._server.socket, server_side=True, do_handshake_on_connect=False
             )
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(

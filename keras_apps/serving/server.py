@@ -503,13 +503,20 @@ class LocalModelServer:
             else "(HandleReloadConfigRequest, which would load any SavedModel "
             "from disk, is off)"
         )
+        rest = ""
+        if self._requested_rest_port is not None:
+            rest = (
+                " The REST API answers the same requests (except reload) on its "
+                "port, "
+                + ("over HTTPS." if certificate is not None else "in plain HTTP.")
+            )
         return (
             f"LocalModelServer binds {self.host!r}, beyond loopback. Everyone "
             "who reaches this port can run every served model (Predict, "
-            "Classify, Regress), read its signatures and version status "
-            f"(GetModelMetadata, GetModelStatus) {reload}, {transport}. It is a "
-            "development server; production serving is the tensorflow/serving "
-            "image (keras-apps serve --docker)."
+            "Classify, Regress, MultiInference), read its signatures and version "
+            f"status (GetModelMetadata, GetModelStatus) {reload}, {transport}."
+            f"{rest} It is a development server; production serving is the "
+            "tensorflow/serving image (keras-apps serve --docker)."
         )
 
     def stop(self, grace: float | None = 1.0) -> None:

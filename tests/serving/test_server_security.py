@@ -7,9 +7,13 @@ serves over TLS with client certificates required for the whole module.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
+import ssl
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -80,6 +84,7 @@ def tls_server(certificates, model_base):
         ssl_certificate_file=certificates / "localhost.crt",
         ssl_key_file=certificates / "localhost.key",
         ssl_client_ca_file=certificates / "client.crt",
+        rest_api_port=0,
     )
     try:
         yield server
@@ -206,3 +211,17 @@ def test_tls_arguments_are_checked(model_base, certificates):
             ssl_certificate_file=certificates / "client.crt",
             ssl_key_file=certificates / "missing.key",
         )
+
+
+def test_rest_api_speaks_https_with_client_certificates(tls_server, certificates):
+    url = f"https://127.0.0.1:{tls_server.rest_api_port}/v1/models/linear:predict"
+    body = json.dumps({"instances": [[1.0, 1.0, 1.0, 1.0]]}).encode()
+    context = ssl.create_default_context(cafile=str(certificates / "localhost.crt"))
+    context.load_cert_chain(
+        str(certificates / "client.crt"), str(certificates / "client.key")
+    )
+    with urllib.request.urlopen(url, data=body, context=context, timeout=20) as reply:
+        assert json.loads(reply.read()) == {"predictions": [[4.0, 4.0]]}
+    bare = ssl.create_default_context(cafile=str(certificates / "localhost.crt"))
+    with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+        urllib.request.urlopen(url, data=body, context=bare, timeout=20).read()
