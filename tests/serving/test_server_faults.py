@@ -279,7 +279,6 @@ def test_a_failed_load_is_retried_and_its_state_reported(served):
     _assert_serves(predict, "c", scale=2)
 
 
-@pytest.mark.slow
 def test_a_version_that_never_loads_ends_after_the_last_retry(served):
     _, root, predict, model_stub = served
     (root / "d" / "2").mkdir()
