@@ -31,12 +31,66 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Serves the versions under a model base path (or the models of a "
             "models.config) with the local development server, or with the "
-            "official TF Serving GPU image when --docker is given."
+            "official TF Serving GPU image when --docker is given. TF Serving's "
+            "flag spellings (--model_base_path, --rest_api_port, ...) are "
+            "accepted too; TF Serving flags the local server cannot honour are "
+            "refused."
+        ),
+        allow_abbrev=False,
+    )
+    parser.add_argument("--model-name", "--model_name", help="name clients ask for")
+    parser.add_argument(
+        "--model-base-path", "--model_base_path", help="directory of version dirs"
+    )
+    parser.add_argument(
+        "--model-config-file", "--model_config_file", help="a models.config text proto"
+    )
+    parser.add_argument(
+        "--model_config_file_poll_wait_seconds",
+        type=float,
+        default=0.0,
+        help="re-read --model_config_file this often (0: never, as TF Serving)",
+    )
+    parser.add_argument(
+        "--rest_api_port",
+        type=int,
+        default=0,
+        help="port of TF Serving's REST API (0: none, as TF Serving)",
+    )
+    parser.add_argument(
+        "--rest-api-any-port", action="store_true", help=argparse.SUPPRESS
+    )
+    for flag, default, text in (
+        (
+            "--enable_serialization_as_tensor_content",
+            False,
+            "answer tensor_content instead of the typed *_val fields",
+        ),
+        ("--enable_model_warmup", True, "replay assets.extra warmup requests"),
+        (
+            "--enable_signature_method_name_check",
+            False,
+            "Classify/Regress only on classify/regress signatures",
+        ),
+    ):
+        parser.add_argument(
+            flag,
+            type=_flag_bool,
+            nargs="?",
+            const=True,
+            default=default,
+            metavar="true|false",
+            help=f"{text} (as TF Serving; default {str(default).lower()})",
+        )
+    parser.add_argument(
+        "--grpc_channel_arguments",
+        help=(
+            "as TF Serving, e.g. grpc.max_receive_message_length=N; only the "
+            "message-length arguments are honoured"
         ),
     )
-    parser.add_argument("--model-name", help="name clients ask for")
-    parser.add_argument("--model-base-path", help="directory of version dirs")
-    parser.add_argument("--model-config-file", help="a models.config text proto")
+    for flag in _UNSUPPORTED_TF_SERVING_FLAGS:
+        parser.add_argument(flag, nargs="?", const="", help=argparse.SUPPRESS)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
     parser.add_argument(
         "--port", type=int, default=8500, help="gRPC port; 0 picks a free one"
@@ -46,11 +100,39 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--poll-seconds",
+        "--file_system_poll_wait_seconds",
         type=float,
         default=1.0,
         help="how often the base paths are scanned for new versions",
     )
     parser.add_argument("--max-message-bytes", type=int, default=64 * 1024 * 1024)
+    parser.add_argument(
+        "--max_num_load_retries",
+        type=int,
+        default=5,
+        help="more attempts for a version that failed to load (as TF Serving)",
+    )
+    parser.add_argument(
+        "--load_retry_interval_micros",
+        type=int,
+        default=60_000_000,
+        help="microseconds between load attempts (as TF Serving)",
+    )
+    parser.add_argument("--ssl-cert", help="PEM certificate: serve over TLS only")
+    parser.add_argument("--ssl-key", help="PEM private key of --ssl-cert")
+    parser.add_argument(
+        "--ssl-client-ca",
+        help="PEM CA certificates: require client certificates they sign",
+    )
+    parser.add_argument(
+        "--allow-reload-config",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=(
+            "serve HandleReloadConfigRequest, which loads any SavedModel from "
+            "disk (default: on loopback only)"
+        ),
+    )
     parser.add_argument(
         "--docker",
         action="store_true",
@@ -60,7 +142,17 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--image", help="with --docker: the image to run")
     parser.add_argument("--rest-port", type=int, default=8501, help="with --docker")
     parser.add_argument(
-        "--batching-parameters-file", help="with --docker: enables batching"
+        "--batching-parameters-file",
+        "--batching_parameters_file",
+        help="with --docker: enables batching",
+    )
+    parser.add_argument(
+        "--enable_batching",
+        type=_flag_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="with --docker (with --batching_parameters_file)",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="with --docker: print the command"
@@ -70,6 +162,56 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
         "--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS
     )
     parser.set_defaults(handler=_run_serve)
+
+
+# TF Serving flags that the local server cannot honour: refused, never ignored.
+_UNSUPPORTED_TF_SERVING_FLAGS = {
+    "--monitoring_config_file": "it has no Prometheus endpoint",
+    "--ssl_config_file": "give --ssl-cert, --ssl-key and --ssl-client-ca instead",
+    "--platform_config_file": "it serves TensorFlow SavedModels only",
+    "--tensorflow_session_parallelism": "it follows this process's TF threading",
+    "--tensorflow_intra_op_parallelism": "set TF_NUM_INTRAOP_THREADS instead",
+    "--tensorflow_inter_op_parallelism": "set TF_NUM_INTEROP_THREADS instead",
+    "--per_process_gpu_memory_fraction": "it grows GPU memory as needed",
+    "--saved_model_tags": "it loads the MetaGraph tagged 'serve'",
+    "--rest_api_timeout_in_ms": "its REST API has no request timeout",
+    "--rest_api_num_threads": "its REST API starts a thread per connection",
+    "--grpc_socket_path": "it binds TCP only",
+    "--grpc_max_threads": "its worker threads are fixed (16)",
+    "--num_load_threads": "it loads versions one at a time",
+    "--num_unload_threads": "it unloads versions one at a time",
+    "--allow_version_labels_for_unavailable_models": "labels follow the config",
+    "--enable_profiler": "it has no profiler service",
+    "--xla_cpu_compilation_enabled": "it runs graphs as saved",
+    "--tensorflow_gpu_memory_fraction": "it grows GPU memory as needed",
+}
+
+
+def _flag_bool(text: str) -> bool:
+    """A TF Serving (gflags) boolean: true/false, 1/0, yes/no."""
+    lowered = str(text).lower()
+    if lowered in ("true", "1", "yes", "t", "y"):
+        return True
+    if lowered in ("false", "0", "no", "f", "n"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, received {text!r}")
+
+
+def _message_bytes(args: argparse.Namespace) -> int:
+    """--max-message-bytes, lowered by --grpc_channel_arguments' length limits."""
+    limit = int(args.max_message_bytes)
+    if not args.grpc_channel_arguments:
+        return limit
+    honoured = ("grpc.max_receive_message_length", "grpc.max_send_message_length")
+    for item in args.grpc_channel_arguments.split(","):
+        key, _, value = item.strip().partition("=")
+        if key not in honoured or not value.strip().lstrip("-").isdigit():
+            raise ValueError(
+                f"--grpc_channel_arguments: {item.strip()!r} is not honoured by the "
+                f"local server; it takes {' and '.join(honoured)}=N only"
+            )
+        limit = min(limit, int(value))
+    return limit
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -82,12 +224,57 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 2
     if args.docker:
         return _run_serve_docker(args)
+    refused = [
+        f"{flag} ({why})"
+        for flag, why in _UNSUPPORTED_TF_SERVING_FLAGS.items()
+        if getattr(args, flag.lstrip("-")) is not None
+    ]
+    if args.enable_batching or args.batching_parameters_file:
+        refused.append(
+            "--enable_batching/--batching_parameters_file (it does not batch "
+            "requests; TF Serving does: add --docker)"
+        )
+    if refused:
+        print(
+            "keras-apps serve: the local server cannot honour these TF Serving "
+            "flags: " + "; ".join(refused) + ". Run TF Serving for them "
+            "(keras-apps serve --docker).",
+            file=sys.stderr,
+        )
+        return 2
+    import gc
     import os
     import signal
     import threading
 
+    from keras_apps.serving.server_process import check_port_free
+
+    try:
+        max_message_bytes = _message_bytes(args)
+        # Before TensorFlow loads (seconds): what is missing or taken is named
+        # at once.
+        if args.model_base_path is not None and not os.path.isdir(args.model_base_path):
+            raise FileNotFoundError(
+                f"Base path {args.model_base_path!r} does not exist; export a "
+                "version there first (for example with keras-apps export)."
+            )
+        if args.model_config_file is not None and not os.path.isfile(
+            args.model_config_file
+        ):
+            raise FileNotFoundError(
+                f"model_config_file {args.model_config_file!r} does not exist; "
+                "expected a ModelServerConfig text proto"
+            )
+        check_port_free(args.host, args.port)
+        if args.rest_api_port:
+            check_port_free(args.host, args.rest_api_port)
+    except (OSError, ValueError) as error:
+        print(f"keras-apps serve: {error}", file=sys.stderr)
+        return 1
+
     from keras_apps.serving.server import LocalModelServer
 
+    rest_api_port = 0 if args.rest_api_any_port else (args.rest_api_port or None)
     try:
         server = LocalModelServer(
             model_base_path=args.model_base_path,
@@ -96,12 +283,30 @@ def _run_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             file_system_poll_wait_seconds=args.poll_seconds,
-            max_message_bytes=args.max_message_bytes,
+            max_message_bytes=max_message_bytes,
+            enable_serialization_as_tensor_content=(
+                args.enable_serialization_as_tensor_content
+            ),
+            enable_model_warmup=args.enable_model_warmup,
+            enable_signature_method_name_check=args.enable_signature_method_name_check,
+            model_config_file_poll_wait_seconds=(
+                args.model_config_file_poll_wait_seconds
+            ),
+            rest_api_port=rest_api_port,
+            max_num_load_retries=args.max_num_load_retries,
+            load_retry_interval_micros=args.load_retry_interval_micros,
+            ssl_certificate_file=args.ssl_cert,
+            ssl_key_file=args.ssl_key,
+            ssl_client_ca_file=args.ssl_client_ca,
+            allow_reload_config=args.allow_reload_config,
         )
         server.start()
     except (OSError, ValueError) as error:
         print(f"keras-apps serve: {error}", file=sys.stderr)
         return 1
+    # TensorFlow's objects live as long as the server: keep them out of the
+    # collector, whose pass over them at exit would take seconds.
+    gc.freeze()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -114,16 +319,21 @@ def _run_serve(args: argparse.Namespace) -> int:
 
         threading.Thread(target=watch_stdin, daemon=True).start()
     try:
+        rest = (
+            f", REST at port {server.rest_api_port}"
+            if server.rest_api_port is not None
+            else ""
+        )
         print(
             f"keras-apps serve: serving {', '.join(server.model_names)} at "
-            f"{server.target} (development server; for production use "
+            f"{server.target}{rest} (development server; for production use "
             "keras-apps serve --docker)",
             flush=True,
         )
         if args.port_file:
             temporary = f"{args.port_file}.tmp"
             with open(temporary, "w") as file:
-                file.write(f"{server.port}\n")
+                file.write(f"{server.port}\n{server.rest_api_port or ''}\n")
             os.replace(temporary, args.port_file)
         while not stop.wait(0.5):
             pass
@@ -144,7 +354,7 @@ def _run_serve_docker(args: argparse.Namespace) -> int:
         model_config_file=args.model_config_file,
         gpu=not args.no_gpu,
         grpc_port=args.port,
-        rest_port=args.rest_port,
+        rest_port=args.rest_api_port or args.rest_port,
         image=args.image,
         batching_parameters_file=args.batching_parameters_file,
         docker=args.docker_binary,
