@@ -51,8 +51,26 @@ def public_doctests(module_name: str) -> list[doctest.DocTest]:
 
 MODULES = public_modules()
 
+# Modules whose examples need TensorFlow (module name or package prefix).
+TENSORFLOW_MODULES = {
+    "keras_apps.export": "export writes TensorFlow SavedModels",
+    "keras_apps.serving": "serving loads TensorFlow SavedModels",
+    "keras_apps.layers.hub_backbone": "HubBackbone loads TensorFlow SavedModels",
+    "keras_apps.transfer.backbones": "load_backbone wraps TensorFlow SavedModels",
+    "keras_apps.transfer.augment": "augment builds tf.data pipelines",
+}
 
-@pytest.mark.parametrize("module_name", MODULES)
+
+def _module_param(name: str) -> object:
+    for prefix, reason in TENSORFLOW_MODULES.items():
+        if name == prefix or name.startswith(prefix + "."):
+            return pytest.param(
+                name, marks=pytest.mark.requires_tensorflow(reason=reason)
+            )
+    return name
+
+
+@pytest.mark.parametrize("module_name", [_module_param(m) for m in MODULES])
 def test_docstring_examples(module_name):
     tests = public_doctests(module_name)
     runner = doctest.DocTestRunner(optionflags=OPTION_FLAGS)

@@ -24,6 +24,10 @@ from keras_apps.testing.test_case import (
 )
 from keras_apps.transfer.backbones import export_hub_module
 
+pytestmark = pytest.mark.requires_tensorflow(
+    reason="HubBackbone loads TensorFlow SavedModels"
+)
+
 IMAGE_SHAPE = (16, 16, 3)
 FEATURES = 8
 L2 = 1e-2
