@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
-from keras.src import backend
 
+from keras_apps import _compat
 from keras_apps.api_export import keras_apps_export
 from keras_apps.types import Tensor
 
@@ -146,10 +146,10 @@ class HubBackbone(keras.layers.Layer):
 
         import tensorflow as tf
 
-        self._path = _resolve_handle(self.handle)
+        self._saved_model_dir = _resolve_handle(self.handle)
         # Kept off Keras' attribute tracking: the restored object is a TF
         # trackable, its variables are tracked below as Keras variables.
-        loaded = tf.saved_model.load(self._path)
+        loaded = tf.saved_model.load(self._saved_model_dir)
         object.__setattr__(self, "_loaded", loaded)
         endpoint = _select_endpoint(loaded, signature, self.handle)
         object.__setattr__(self, "_endpoint", endpoint)
@@ -161,6 +161,7 @@ class HubBackbone(keras.layers.Layer):
         regularization = list(getattr(loaded, "regularization_losses", None) or [])
         object.__setattr__(self, "_regularization_fns", regularization)
         used_names: set[str] = set()
+        wrapped = []
         for tf_variable in endpoint.variables():
             is_trainable = (
                 tf_variable.trainable
@@ -178,8 +179,14 @@ class HubBackbone(keras.layers.Layer):
                     shape=tuple(tf_variable.shape),
                     name=_unique(_sanitize_name(tf_variable.name), used_names),
                 )
-            self._track_variable(variable)
-        self._build_at_init()
+            wrapped.append(variable)
+        # Keras tracks the variables of a list attribute as the layer's own
+        # weights, trainable ones first, in this order.
+        self.saved_model_variables = wrapped
+        if not self.trainable:
+            for variable in wrapped:
+                variable.trainable = False
+        self.built = True
 
     @property
     def endpoint_name(self) -> str:
@@ -218,7 +225,7 @@ class HubBackbone(keras.layers.Layer):
             lambda shape: keras.KerasTensor(shape, dtype=_first_dtype(self)),
             input_shape,
         )
-        spec = backend.compute_output_spec(self.call, symbolic)
+        spec = keras.Operation.compute_output_spec(self, symbolic)
         return keras.tree.map_structure(lambda s: tuple(s.shape), spec)
 
     def get_config(self) -> dict[str, Any]:
@@ -242,10 +249,8 @@ class HubBackbone(keras.layers.Layer):
         with the default ``safe_mode=True``): loading a SavedModel runs its
         graph, which may come from anywhere.
         """
-        from keras.src.saving import serialization_lib
-
         if safe_mode is None:
-            safe_mode = serialization_lib.in_safe_mode()
+            safe_mode = _compat.in_safe_mode()
         if safe_mode:
             raise ValueError(
                 "Requested the deserialization of a `HubBackbone`, which loads "
