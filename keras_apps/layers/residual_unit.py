@@ -174,6 +174,7 @@ class ResidualUnit(keras.layers.Layer):
         self.projection = conv(self.output_filters, 1, strides, "shortcut_conv")
         self.projection_norm = None if preactivation else norm("shortcut_bn")
         self.add = keras.layers.Add(dtype=self.dtype_policy, name="add")
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def _needs_projection(self, input_shape: Shape) -> bool:
         shape_changes = self.strides != 1 or input_shape[-1] != self.output_filters
@@ -190,7 +191,10 @@ class ResidualUnit(keras.layers.Layer):
         )
 
     def build(self, input_shape: Shape) -> None:
+        # Keras checks the rank on call (InputSpec); a direct build() call and
+        # an unknown channel count get the clear message here.
         check_feature_maps(type(self).__name__, input_shape, need_channels=True)
+        self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: input_shape[-1]})
         self.uses_projection = self._needs_projection(input_shape)
         shape = tuple(input_shape)
         for conv, bn in zip(self.convs, self.norms, strict=True):
