@@ -230,9 +230,3 @@ def test_compose_file_passes_the_flags_of_tf_serving_command():
         "capabilities: [gpu]",
     ):
         assert needed in compose, needed
-
-
-def test_deploy_readme_names_the_files():
-    readme = (DEPLOY / "README.md").read_text()
-    for name in ("docker-compose.gpu.yml", "models.config", "batching.config"):
-        assert name in readme
