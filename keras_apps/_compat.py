@@ -177,17 +177,19 @@ def session_callable(session: Any, options: Any) -> Any | None:
 def in_safe_mode() -> bool:
     """Whether Keras is deserializing in safe mode right now.
 
+    False outside any deserialization (a direct ``from_config`` call).
     Private: ``keras.src.saving.serialization_lib.in_safe_mode``. Keras does
     not pass ``safe_mode`` to a layer's ``from_config``, and no public API
     reads the ambient setting that ``load_model(safe_mode=...)`` and
     ``keras.config.enable_unsafe_deserialization`` set. Fallback: True (the
-    cautious answer: a layer that runs external code refuses to load).
+    cautious answer: a layer that runs external code refuses to load; build
+    it with ``cls(**config)`` instead).
     """
     try:
         from keras.src.saving import serialization_lib
     except ImportError:
         return True
-    return serialization_lib.in_safe_mode() is not False
+    return bool(serialization_lib.in_safe_mode())
 
 
 def keras_home() -> str:

@@ -48,7 +48,9 @@ class HubBackbone(keras.layers.Layer):
     (wrapped as Keras variables under sanitized names, so that optimizers
     that create slot variables work), so fine-tuning updates what the
     SavedModel computes with. TF1 Hub modules (``tfhub_module.pb``) are not
-    supported. Needs the TensorFlow backend.
+    supported. Needs the TensorFlow backend. The SavedModel computes in the
+    dtypes it was saved with, whatever the layer's dtype policy (inputs are
+    cast to its signature's dtype).
 
     Saving: ``model.save("m.keras")`` stores the handle and the current
     (possibly fine-tuned) weights. Loading it back rebuilds the layer from

@@ -58,7 +58,11 @@ class ResidualUnit(keras.layers.Layer):
             Defaults to False.
         kernel_initializer: Initializer of the convolution kernels.
             Defaults to ``"he_normal"``.
-        momentum: Momentum of the batch normalizations. Defaults to 0.99.
+        momentum: Momentum of the batch normalizations. Defaults to 0.99
+            (Keras' default), whose moving statistics need thousands of
+            steps to settle; for a short training (a few hundred steps, as in
+            the README quick start) use 0.9, or inference-mode outputs stay
+            near chance.
         epsilon: Epsilon of the batch normalizations. Defaults to 1.001e-5
             (as in ``keras.applications`` ResNets).
         **kwargs: Base layer keyword arguments, such as ``name``.
