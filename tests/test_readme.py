@@ -34,7 +34,7 @@ def test_readme_code_runs_and_trains(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     assert completed.returncode == 0, completed.stderr[-3000:]

@@ -326,6 +326,10 @@ class GoogLeNet(keras.Model):
         elif pooling == "max":
             x = keras.layers.GlobalMaxPooling2D(dtype=dtype, name="max_pool")(x)
         super().__init__(inputs=inputs, outputs=x, name=name, dtype=dtype, **kwargs)
+        if dtype is not None:
+            # Functional models do not keep the policy passed to them; their
+            # layers have it, and the model reports and serializes it too.
+            self.dtype_policy = keras.dtype_policies.get(dtype)
 
         self.image_shape = tuple(input_shape)
         self.num_classes = num_classes
