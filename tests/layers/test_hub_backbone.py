@@ -422,7 +422,7 @@ def test_relative_and_pathlike_handles(saved, monkeypatch):
     x = _images(2)
     assert_all_close(layer(x), saved["cnn"](x), atol=1e-6)
     assert_all_close(HubBackbone(saved["root"] / "hub")(x), saved["cnn"](x), atol=1e-6)
-    assert os.path.isabs(HubBackbone("hub")._path)
+    assert os.path.isabs(HubBackbone("hub")._saved_model_dir)
 
 
 @pytest.mark.slow
