@@ -99,6 +99,7 @@ def _assert_same_weights(actual, expected, what):
     assert any(not np.allclose(a, s) for a, s in zip(actual, start, strict=True))
 
 
+@pytest.mark.slow
 @pytest.mark.requires_tensorflow(reason="tf.distribute.MirroredStrategy")
 def test_mirrored_strategy_matches_one_device(mirrored_strategy):
     expected = one_device()
@@ -197,6 +198,7 @@ def test_multi_worker_mirrored_strategy_matches_one_device(tmp_path):
         _assert_same_weights(actual, expected, f"MultiWorkerMirroredStrategy {index}")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     keras.backend.backend() != "jax", reason="keras.distribution runs on JAX"
 )
