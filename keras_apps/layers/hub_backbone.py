@@ -10,8 +10,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
-from keras.src import backend
 
+from keras_apps import _compat
 from keras_apps.api_export import keras_apps_export
 from keras_apps.types import Tensor
 
@@ -114,7 +114,9 @@ class HubBackbone(keras.layers.Layer):
     (wrapped as Keras variables under sanitized names, so that optimizers
     that create slot variables work), so fine-tuning updates what the
     SavedModel computes with. TF1 Hub modules (``tfhub_module.pb``) are not
-    supported. Needs the TensorFlow backend.
+    supported. Needs the TensorFlow backend. The SavedModel computes in the
+    dtypes it was saved with, whatever the layer's dtype policy (inputs are
+    cast to its signature's dtype).
 
     Saving: ``model.save("m.keras")`` stores the handle and the current
     (possibly fine-tuned) weights. Loading it back rebuilds the layer from
@@ -215,10 +217,10 @@ class HubBackbone(keras.layers.Layer):
 
         import tensorflow as tf
 
-        self._path = _resolve_handle(self.handle)
+        self._saved_model_dir = _resolve_handle(self.handle)
         # Kept off Keras' attribute tracking: the restored object is a TF
         # trackable, its variables are tracked below as Keras variables.
-        loaded = tf.saved_model.load(self._path)
+        loaded = tf.saved_model.load(self._saved_model_dir)
         object.__setattr__(self, "_loaded", loaded)
         endpoint = _select_endpoint(loaded, signature, self.handle)
         object.__setattr__(self, "_endpoint", endpoint)
@@ -230,6 +232,7 @@ class HubBackbone(keras.layers.Layer):
         regularization = list(getattr(loaded, "regularization_losses", None) or [])
         object.__setattr__(self, "_regularization_fns", regularization)
         used_names: set[str] = set()
+        wrapped = []
         for tf_variable in endpoint.variables():
             is_trainable = (
                 tf_variable.trainable
@@ -247,8 +250,14 @@ class HubBackbone(keras.layers.Layer):
                     shape=tuple(tf_variable.shape),
                     name=_unique(_sanitize_name(tf_variable.name), used_names),
                 )
-            self._track_variable(variable)
-        self._build_at_init()
+            wrapped.append(variable)
+        # Keras tracks the variables of a list attribute as the layer's own
+        # weights, trainable ones first, in this order.
+        self.saved_model_variables = wrapped
+        if not self.trainable:
+            for variable in wrapped:
+                variable.trainable = False
+        self.built = True
 
     @property
     def endpoint_name(self) -> str:
@@ -287,7 +296,7 @@ class HubBackbone(keras.layers.Layer):
             lambda shape: keras.KerasTensor(shape, dtype=_first_dtype(self)),
             input_shape,
         )
-        spec = backend.compute_output_spec(self.call, symbolic)
+        spec = keras.Operation.compute_output_spec(self, symbolic)
         return keras.tree.map_structure(lambda s: tuple(s.shape), spec)
 
     def get_config(self) -> dict[str, Any]:
@@ -311,10 +320,8 @@ class HubBackbone(keras.layers.Layer):
         with the default ``safe_mode=True``): loading a SavedModel runs its
         graph, which may come from anywhere.
         """
-        from keras.src.saving import serialization_lib
-
         if safe_mode is None:
-            safe_mode = serialization_lib.in_safe_mode()
+            safe_mode = _compat.in_safe_mode()
         if safe_mode and not _is_trusted(config.get("handle")):
             raise ValueError(
                 "Requested the deserialization of a `HubBackbone`, which loads "

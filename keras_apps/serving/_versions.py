@@ -142,13 +142,14 @@ class LoadedVersion:
         return runner
 
     def _make_callable(self, feed_names: list[str], fetch_names: list[str]) -> Any:
-        # The public make_callable sends feeds through the whole Session.run
-        # machinery on every call; a callable made from CallableOptions (what
-        # tf.keras's TF1 backend used) hands the arrays to C++ directly.
-        from_options = getattr(self._session, "_make_callable_from_options", None)
-        if from_options is not None:
-            options = config_pb2.CallableOptions(feed=feed_names, fetch=fetch_names)
-            return from_options(options)
+        # A callable made from CallableOptions hands the arrays to C++
+        # directly (keras_apps._compat.session_callable says why it is private).
+        from keras_apps import _compat
+
+        options = config_pb2.CallableOptions(feed=feed_names, fetch=fetch_names)
+        runner = _compat.session_callable(self._session, options)
+        if runner is not None:
+            return runner
         tensor = self._graph.get_tensor_by_name
         return self._session.make_callable(
             [tensor(name) for name in fetch_names],

@@ -239,12 +239,6 @@ def test_compose_file_passes_the_flags_of_tf_serving_command():
         assert needed in compose, needed
 
 
-def test_deploy_readme_names_the_files():
-    readme = (DEPLOY / "README.md").read_text()
-    for name in ("docker-compose.gpu.yml", "models.config", "batching.config"):
-        assert name in readme
-
-
 def test_ports_are_published_on_loopback_unless_opened():
     command = tf_serving_command("digits", "/srv/digits", publish_host="0.0.0.0")
     assert command[5:9] == ["-p", "0.0.0.0:8500:8500", "-p", "0.0.0.0:8501:8501"]
