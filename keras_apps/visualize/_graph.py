@@ -227,7 +227,7 @@ def check_images(model: keras.Model, images: np.ndarray, what: str = "images") -
         e is None or e == s for e, s in zip(expected[1:], shape[1:], strict=False)
     )
     if not ok:
-        example = tuple("N" if d is None else d for d in expected)
+        example = "(" + ", ".join("N" if d is None else str(d) for d in expected) + ")"
         raise ValueError(
             f"Expected `{what}` of shape {example} for the input of model "
             f"{model.name!r} (input shape {expected}). Received: shape {shape}. "
