@@ -15,6 +15,7 @@ TensorFlow backend. matplotlib is imported only by the plotting functions.
 from keras_apps.visualize.activation_maximization import activation_maximization
 from keras_apps.visualize.features import feature_maps
 from keras_apps.visualize.grad_cam import grad_cam
+from keras_apps.visualize.inversion import invert_features
 from keras_apps.visualize.plots import image_grid, plot_grad_cam, plot_top_patches
 from keras_apps.visualize.receptive_field import ReceptiveField, receptive_field
 from keras_apps.visualize.top_patches import TopPatches, top_activating_patches
@@ -26,6 +27,7 @@ __all__ = [
     "feature_maps",
     "grad_cam",
     "image_grid",
+    "invert_features",
     "plot_grad_cam",
     "plot_top_patches",
     "receptive_field",
