@@ -90,7 +90,8 @@ def build_model(size: int = SIZE) -> keras.Model:
     backbone = keras.Model(inputs, x, name="features")
     image = keras.Input((size, size, 1), name="image")
     y = backbone(image)
-    y = layers.GlobalAveragePooling2D(name="gap")(y)
+    y = layers.MaxPooling2D(name="pool3")(y)
+    y = layers.Flatten(name="flatten")(y)
     logits = layers.Dense(10, name="logits")(y)
     return keras.Model(image, logits, name="digit_cnn")
 
@@ -181,10 +182,14 @@ def explain(
         # fires has no gradient and would stay at its random start.
         strongest = np.argsort(-top[path_].values[:, 0], kind="stable")[:4]
         chosen = [int(top[path_].units[i]) for i in strongest]
+        # Start from each unit's favourite image: a ReLU unit that is 0 on
+        # grey (units that fire on the black background) has no gradient.
+        favourites = images[top[path_].image_indices[strongest, 0]]
         made = activation_maximization(
             model,
             path_,
             chosen,
+            init=favourites,
             steps=steps,
             learning_rate=0.05,
             jitter=2,
@@ -220,7 +225,7 @@ def explain(
         rows=len(convs) + int(classes_output),
         titles=titles,
         path=path,
-        suptitle="Activation maximization (Fourier parameterization)",
+        suptitle="Activation maximization (Fourier), units from their top image",
     )
     report["files"].append(path)
 

@@ -84,20 +84,23 @@ def _make_parameterization(
         start = np.clip(np.asarray(init, "float32"), 0.0, 1.0)[None]
         variable = keras.Variable(start, name="image")
         return _Parameterization(variable, lambda v: v, clip=True)
-    if init is not None:
-        raise ValueError(
-            "A start image is only supported with parameterization='pixel'."
-        )
     spectrum_shape = (2, channels, height, width // 2 + 1)
-    variable = keras.Variable(
-        (0.01 * rng.standard_normal(spectrum_shape)).astype("float32"), name="spectrum"
-    )
-    scale = tf.constant(_fourier_scale(height, width))
-    if channels == 3:
-        norm = np.max(np.linalg.norm(_COLOR_CORRELATION_SQRT, axis=0))
-        color = tf.constant((_COLOR_CORRELATION_SQRT / norm).T)
+    scale_np = _fourier_scale(height, width)
+    norm = np.max(np.linalg.norm(_COLOR_CORRELATION_SQRT, axis=0))
+    color_np = (_COLOR_CORRELATION_SQRT / norm).T if channels == 3 else None
+    if init is None:
+        start = 0.01 * rng.standard_normal(spectrum_shape)
     else:
-        color = None
+        # Invert the image map: sigmoid, colour decorrelation, 1/f-scaled FFT.
+        unit = np.clip(np.asarray(init, "float64"), 1e-3, 1 - 1e-3)
+        logits = np.log(unit / (1 - unit))
+        if color_np is not None:
+            logits = (logits.reshape(-1, 3) @ np.linalg.inv(color_np)).reshape(shape)
+        spectrum = np.fft.rfft2(4.0 * logits.transpose(2, 0, 1)) / scale_np
+        start = np.stack([spectrum.real, spectrum.imag])
+    variable = keras.Variable(start.astype("float32"), name="spectrum")
+    scale = tf.constant(scale_np)
+    color = None if color_np is None else tf.constant(color_np.astype("float32"))
 
     def to_unit(v: Any) -> Any:
         spectrum = tf.complex(v[0] * scale, v[1] * scale)
@@ -131,8 +134,8 @@ def optimize_image(
     a random roll of up to ``jitter`` pixels) and returns a scalar. The
     penalties act on the image scaled to [0, 1]: ``total_variation_weight``
     times the mean squared neighbour difference, ``l2_weight`` times the mean
-    squared distance from grey. ``init`` is a start image in ``value_range``
-    (pixel parameterization only).
+    squared distance from grey. ``init`` is a start image ``(H, W, C)`` in
+    ``value_range`` (by default grey with a little noise).
     """
     import tensorflow as tf
 

@@ -61,6 +61,7 @@ def activation_maximization(
     objective: str = "channel",
     value_range: tuple[float, float] = (0.0, 1.0),
     image_shape: Sequence[int] | None = None,
+    init: Any = None,
     seed: int | None = None,
     verbose: int = 1,
 ) -> np.ndarray:
@@ -94,6 +95,11 @@ def activation_maximization(
         value_range: Pixel range the model expects, e.g. ``(0, 255)``.
         image_shape: ``(height, width, channels)``; required when the model
             input size is unknown.
+        init: Start image ``(H, W, C)`` in ``value_range`` (one per unit,
+            ``(n, H, W, C)``, for a list of units), e.g. the image that
+            activates the unit most; None starts from grey with a little
+            noise. A ReLU unit that is 0 on grey has no gradient there and
+            needs a start image on which it fires.
         seed: Seed of the start image and of the jitter.
         verbose: 1 shows the progress bar, 0 hides it.
 
@@ -143,8 +149,20 @@ def activation_maximization(
                 f"Expected `unit` to be a channel index in [0, {channels}) of layer "
                 f"{layer_name!r} (or a list of them). Received: unit={unit!r}"
             )
+    starts: list[Any] = [None] * len(units)
+    if init is not None:
+        array = np.asarray(init, dtype="float32")
+        if array.shape == shape:
+            starts = [array] * len(units)
+        elif array.shape == (len(units), *shape):
+            starts = list(array)
+        else:
+            raise ValueError(
+                f"Expected `init` of shape {shape} (or {(len(units), *shape)} for "
+                f"{len(units)} units). Received: shape {array.shape}"
+            )
     images = []
-    for u in units:
+    for u, start in zip(units, starts, strict=True):
 
         def loss(image: Any, u: int = int(u)) -> Any:
             values = extractor(image, training=False)
@@ -163,6 +181,7 @@ def activation_maximization(
             total_variation_weight=total_variation,
             l2_weight=l2,
             parameterization=parameterization,
+            init=start,
             seed=seed,
             verbose=verbose,
             label="activation",
