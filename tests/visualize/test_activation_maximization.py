@@ -61,6 +61,20 @@ def test_units_of_a_nested_backbone_and_a_value_range(vis):
         verbose=0,
     )
     assert images.shape == (2, 12, 12, 3) and images.max() > 1.0
+    # A start image, kept as it is by a zero learning rate, in both spaces.
+    start = np.random.default_rng(0).uniform(0.1, 0.9, (12, 12, 3)).astype("float32")
+    for parameterization in ("pixel", "fourier"):
+        kept = activation_maximization(
+            model,
+            "conv2",
+            [1, 2],
+            init=np.stack([start, start]),
+            steps=1,
+            learning_rate=0.0,
+            parameterization=parameterization,
+            verbose=0,
+        )
+        np.testing.assert_allclose(kept, np.stack([start, start]), atol=1e-4)
 
 
 @pytest.mark.requires_tensorflow(reason="gradients with tf.GradientTape")
@@ -74,6 +88,7 @@ def test_units_of_a_nested_backbone_and_a_value_range(vis):
         ({"parameterization": "dct"}, "parameterization in"),
         ({"value_range": (1, 0)}, "high > low"),
         ({"image_shape": (10, 10, 3)}, "does not fit"),
+        ({"init": np.zeros((12, 12, 1))}, "Expected `init` of shape"),
         ({"layer_name": "conv9"}, "No layer named"),
     ],
 )
