@@ -170,8 +170,10 @@ def explain(
             print(f"{path}: receptive field {field.size}, jump {field.jump}")
 
     # 1. Zeiler & Fergus: 9 random units per conv layer, their top 9 patches.
+    shapes = feature_maps(model, convs, images[:1])
+    count = min(9, *(int(m.shape[-1]) for m in shapes.values()))
     top = top_activating_patches(
-        model, convs, images, units=9, k=9, seed=0, distinct_images=True
+        model, convs, images, units=count, k=9, seed=0, distinct_images=True
     )
     path = os.path.join(output_dir, "zeiler_fergus.png")
     plot_top_patches(
