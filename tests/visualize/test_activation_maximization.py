@@ -46,6 +46,7 @@ def test_the_unit_responds_more_to_its_image(parameterization):
     assert across > 1.5 * down
 
 
+@pytest.mark.slow
 @pytest.mark.requires_tensorflow(reason="gradients with tf.GradientTape")
 def test_units_of_a_nested_backbone_and_a_value_range(vis):
     model = vis.small_cnn()
