@@ -295,7 +295,8 @@ class StyleContentLoss(keras.losses.Loss):
 
     # ------------------------------------------------------------------ parts
 
-    def _features(self, images: Tensor) -> dict[str, Tensor]:
+    def features(self, images: Tensor) -> dict[str, Tensor]:
+        """``feature_extractor(images)`` as float32, keyed by layer name."""
         outputs = self.feature_extractor(images, training=False)
         return {k: keras.ops.cast(v, "float32") for k, v in outputs.items()}
 
@@ -304,7 +305,7 @@ class StyleContentLoss(keras.losses.Loss):
             return []
         targets = []
         for image in self.style_images:
-            features = self._features(image[None])
+            features = self.features(image[None])
             targets.append(
                 {
                     layer: np.asarray(
@@ -321,7 +322,7 @@ class StyleContentLoss(keras.losses.Loss):
             return {}
         content_images = keras.ops.convert_to_tensor(content_images, "float32")
         check_images(content_images, "content_images")
-        features = self._features(content_images)
+        features = self.features(content_images)
         return {layer: features[layer] for layer in self.content_layers}
 
     def _content_term(self, generated: Tensor, target: Tensor) -> Tensor:
@@ -435,7 +436,7 @@ class StyleContentLoss(keras.losses.Loss):
                     f"{y_pred.shape[0]}."
                 )
             content_targets = self.content_targets(y_true)
-        parts = self.compute_parts(self._features(y_pred), content_targets, y_pred)
+        parts = self.compute_parts(self.features(y_pred), content_targets, y_pred)
         self._last_parts = parts
         return keras.ops.cast(parts["total"], self.dtype)
 

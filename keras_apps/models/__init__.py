@@ -2,5 +2,18 @@
 
 from keras_apps.models.googlenet import GoogLeNet
 from keras_apps.models.preact_resnet import PreActResNet
+from keras_apps.models.style_transfer import (
+    StyleTransfer,
+    StyleTransferResult,
+    invert_features,
+    synthesize_texture,
+)
 
-__all__ = ["GoogLeNet", "PreActResNet"]
+__all__ = [
+    "GoogLeNet",
+    "PreActResNet",
+    "StyleTransfer",
+    "StyleTransferResult",
+    "invert_features",
+    "synthesize_texture",
+]
