@@ -1,5 +1,6 @@
 """Models built from keras-apps layers. Importing registers them for loading."""
 
+from keras_apps.models.fast_style_net import FastStyleNet
 from keras_apps.models.googlenet import GoogLeNet
 from keras_apps.models.preact_resnet import PreActResNet
 from keras_apps.models.style_transfer import (
@@ -10,6 +11,7 @@ from keras_apps.models.style_transfer import (
 )
 
 __all__ = [
+    "FastStyleNet",
     "GoogLeNet",
     "PreActResNet",
     "StyleTransfer",
