@@ -169,7 +169,8 @@ class StyleTransfer:
         optimizer: ``"adam"`` (default) or ``"lbfgs"`` (SciPy's L-BFGS-B, as
             Gatys et al. used; needs ``scipy``, the ``lbfgs`` extra).
         learning_rate: Adam's step in pixel units. Defaults to 2.
-        init: ``"content"`` (default), ``"noise"`` or ``"style"``.
+        init: ``"content"`` (default), ``"noise"`` (mid-grey plus uniform
+            noise of +-20% of the pixel range) or ``"style"``.
         pixel_range: ``(low, high)`` of the images the extractor takes.
             Defaults to ``(0, 255)``.
         jit_compile: Compile the step with XLA. Defaults to False (it
@@ -558,7 +559,11 @@ class StyleTransfer:
             if image is not None:
                 start = _resize(image, level)
             elif init == "noise":
-                start = rng.uniform(low, high, (*level, 3)).astype("float32")
+                # Mid-grey plus uniform noise of a fifth of the range: white
+                # noise over the whole range takes many steps to smooth out.
+                half = 0.2 * (high - low)
+                noise = rng.uniform(-half, half, (*level, 3))
+                start = (0.5 * (low + high) + noise).astype("float32")
             elif init == "style":
                 start = _resize(styles[0], level)
             else:
