@@ -178,13 +178,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     # 3. Feature inversion from a shallow and a deep layer.
     inversions = {}
-    for layer in (SHALLOW, DEEP):
+    # Deep activations constrain the pixels less: a stronger image prior.
+    for layer, tv_weight in ((SHALLOW, 2.0), (DEEP, 30.0)):
         inversions[layer] = invert_features(
             extractor,
             layer,
             content,
             steps=steps,
-            tv_weight=2.0,
+            tv_weight=tv_weight,
             learning_rate=4.0,
             seed=0,
             verbose=0,
