@@ -91,7 +91,7 @@ def test_texture_synthesis_lowers_the_style_term(vgg_block2):
         verbose=0,
     )
     style = result.history["style"]
-    assert style[-1] < 0.5 * style[0]
+    assert style[-1] < 0.7 * style[0]
     assert result.history["content"] == [0.0] * 15
     assert result.image.shape == (32, 32, 3)
 
