@@ -693,6 +693,92 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_stylize(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "stylize",
+        help="render an image in the style of others (Gatys et al.)",
+        description=(
+            "Neural style transfer by optimisation of the image against VGG-19 "
+            "features (keras_apps.models.StyleTransfer). With --weights "
+            "imagenet the VGG-19 weights are downloaded once into the Keras "
+            "cache; pass a weights file on a machine without network, or "
+            "--weights none for random filters."
+        ),
+    )
+    parser.add_argument("content", help="content image (PNG, JPEG ...)")
+    parser.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s)")
+    parser.add_argument("-o", "--output", required=True, help="output PNG path")
+    parser.add_argument("--steps", type=int, default=200, help="optimisation steps")
+    parser.add_argument("--size", type=int, default=256, help="longer output side")
+    parser.add_argument("--optimizer", choices=("adam", "lbfgs"), default="adam")
+    parser.add_argument(
+        "--weights",
+        default="imagenet",
+        help="'imagenet', a VGG-19 weights file, or 'none' for random filters",
+    )
+    parser.add_argument("--preserve-colors", action="store_true")
+    parser.add_argument("--style-weight", type=float, default=1e4)
+    parser.add_argument("--content-weight", type=float, default=1.0)
+    parser.add_argument("--tv-weight", type=float, default=0.0)
+    parser.add_argument("--learning-rate", type=float, default=2.0)
+    parser.add_argument("--pyramid-levels", type=int, default=1)
+    parser.add_argument(
+        "--init", choices=("content", "noise", "style"), default="content"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_run_stylize)
+
+
+def _run_stylize(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image
+
+    def read(path: str) -> Any:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+
+    try:
+        content = read(args.content)
+        styles = [read(path) for path in args.styles]
+    except OSError as error:
+        print(f"keras-apps stylize: cannot read an image: {error}", file=sys.stderr)
+        return 1
+    from keras_apps.models.style_transfer import StyleTransfer
+    from keras_apps.transfer.backbones import WeightsUnavailableError
+
+    weights = None if args.weights.lower() == "none" else args.weights
+    try:
+        transfer = StyleTransfer(
+            "vgg19",
+            weights=weights,
+            content_weight=args.content_weight,
+            style_weight=args.style_weight,
+            tv_weight=args.tv_weight,
+            optimizer=args.optimizer,
+            learning_rate=args.learning_rate,
+            init=args.init,
+        )
+        result = transfer.transfer(
+            content,
+            styles,
+            steps=args.steps,
+            size=args.size,
+            preserve_colors=args.preserve_colors,
+            pyramid_levels=args.pyramid_levels,
+            verbose=0 if args.quiet else 1,
+        )
+    except (WeightsUnavailableError, FileNotFoundError, ValueError) as error:
+        print(f"keras-apps stylize: {error}", file=sys.stderr)
+        return 1
+    Image.fromarray(result.image).save(args.output)
+    print(
+        f"keras-apps stylize: wrote {args.output} ({result.image.shape[1]}x"
+        f"{result.image.shape[0]}, loss {result.history['total'][0]:.4g} -> "
+        f"{result.history['total'][-1]:.4g})"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-apps",
@@ -706,6 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(subparsers)
     _add_status(subparsers)
     _add_export(subparsers)
+    _add_stylize(subparsers)
     return parser
 
 

@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from keras_apps._layout import MAX_VERSION, parse_version
 from keras_apps.export import files
+from keras_apps.export.image_to_image import validate_image_to_image
 from keras_apps.export.signatures import (
     IMAGE_BYTES_KEY,
     IMAGE_BYTES_SIGNATURE,
@@ -126,6 +127,7 @@ def export_for_serving(
     model_name: str | None = None,
     warmup_batch_size: int = 1,
     validation_atol: float = 1e-4,
+    image_to_image: bool = False,
 ) -> ExportResult:
     """Exports a Keras model as ``base_path/<version>/`` for TF Serving.
 
@@ -178,6 +180,11 @@ def export_for_serving(
         warmup_batch_size: Examples per warmup request.
         validation_atol: Largest accepted absolute difference (plus the same
             relative tolerance) between the reloaded export and the model.
+        image_to_image: Also export the image-to-image signatures of
+            `keras_apps.export.image_to_image` (uint8 images or image bytes
+            in, uint8 images out, an optional ``strength`` blend with the
+            input), for models with one image input and one 0..255 image
+            output, such as `keras_apps.models.FastStyleNet`.
 
     Returns:
         An `ExportResult` with ``.path``, ``.version``, ``.signatures`` and the
@@ -220,7 +227,7 @@ def export_for_serving(
             f"Received: warmup_batch_size={warmup_batch_size!r}"
         )
     functions = build_serving_functions(
-        model, input_names, output_names, image_bytes_signature
+        model, input_names, output_names, image_bytes_signature, image_to_image
     )
     plan = functions.plan
     warmup_flat = None
@@ -507,6 +514,8 @@ def _validate(
         diffs[IMAGE_UINT8_SIGNATURE] = _max_abs_diff(
             actual, expected, IMAGE_UINT8_SIGNATURE, atol
         )
+    shape = tuple(plan.specs[0].shape) if len(plan.specs) == 1 else ()
+    diffs.update(validate_image_to_image(functions.functions, shape, reloaded))
     del reloaded
     return diffs
 

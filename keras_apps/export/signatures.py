@@ -291,6 +291,7 @@ def build_serving_functions(
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
     image_bytes_signature: bool = False,
+    image_to_image: bool = False,
 ) -> ServingFunctions:
     """Builds the Python functions behind each signature, with their specs.
 
@@ -301,6 +302,9 @@ def build_serving_functions(
     ``images``): both decode to float32 pixels in 0..255, resize bilinearly to
     the model's input height and width when the size differs, and call the
     model, so they fit models that include their own preprocessing.
+    With ``image_to_image``, the signatures of
+    `keras_apps.export.image_to_image` (uint8 or image bytes in, uint8
+    images out, an optional ``strength`` blend) are added.
     """
     plan = plan_inputs(model, input_names)
     sample = [
@@ -371,6 +375,12 @@ def build_serving_functions(
         signatures[IMAGE_UINT8_SIGNATURE] = [
             tf.TensorSpec((None, None, None, channels), tf.uint8, name=IMAGE_UINT8_KEY)
         ]
+    if image_to_image:
+        from keras_apps.export.image_to_image import image_to_image_functions
+
+        extra_functions, extra_specs = image_to_image_functions(plan, names, serve)
+        functions.update(extra_functions)
+        signatures.update(extra_specs)
     return ServingFunctions(plan, names, functions, signatures)
 
 

@@ -1,6 +1,21 @@
 """Models built from keras-apps layers. Importing registers them for loading."""
 
+from keras_apps.models.fast_style_net import FastStyleNet
 from keras_apps.models.googlenet import GoogLeNet
 from keras_apps.models.preact_resnet import PreActResNet
+from keras_apps.models.style_transfer import (
+    StyleTransfer,
+    StyleTransferResult,
+    invert_features,
+    synthesize_texture,
+)
 
-__all__ = ["GoogLeNet", "PreActResNet"]
+__all__ = [
+    "FastStyleNet",
+    "GoogLeNet",
+    "PreActResNet",
+    "StyleTransfer",
+    "StyleTransferResult",
+    "invert_features",
+    "synthesize_texture",
+]
