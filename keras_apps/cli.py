@@ -798,7 +798,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """Ends quietly when the reader of stdout went away (``| head``).
+
+    Python's own advice: point stdout at /dev/null so that the flush at exit
+    does not raise again, and exit as a process ended by SIGPIPE would.
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + 13  # 128 + SIGPIPE, what shells report for `yes | head`
 
 
 if __name__ == "__main__":
