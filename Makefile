@@ -29,13 +29,13 @@ demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check keras_apps tests benchmarks examples
-	$(BIN)/ruff format --check keras_apps tests benchmarks examples
+	$(BIN)/ruff check keras_apps tests benchmarks examples clients
+	$(BIN)/ruff format --check keras_apps tests benchmarks examples clients
 	$(BIN)/mypy keras_apps
 
 format: $(STAMP)
-	$(BIN)/ruff check --fix keras_apps tests benchmarks examples
-	$(BIN)/ruff format keras_apps tests benchmarks examples
+	$(BIN)/ruff check --fix keras_apps tests benchmarks examples clients
+	$(BIN)/ruff format keras_apps tests benchmarks examples clients
 
 # Lint, then the whole suite on TensorFlow, then the backend-free tests again
 # on JAX (tests/conftest.py deselects the ones that need TensorFlow).
