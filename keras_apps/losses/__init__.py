@@ -3,4 +3,21 @@
 They arrive with the style-transfer and UNet work; see DESIGN.md.
 """
 
+from keras_apps.losses.adversarial import (
+    gan_discriminator_loss,
+    gan_generator_loss,
+    gradient_penalty,
+    interpolate,
+    wasserstein_critic_loss,
+    wasserstein_generator_loss,
+)
+
 __all__: list[str] = []
+__all__ += [
+    "gan_discriminator_loss",
+    "gan_generator_loss",
+    "gradient_penalty",
+    "interpolate",
+    "wasserstein_critic_loss",
+    "wasserstein_generator_loss",
+]

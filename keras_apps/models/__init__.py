@@ -1,6 +1,11 @@
 """Models built from keras-apps layers. Importing registers them for loading."""
 
+from keras_apps.models.conditional_gan import ConditionalGAN
+from keras_apps.models.dcgan import dcgan_discriminator, dcgan_generator
+from keras_apps.models.gan import GAN
 from keras_apps.models.googlenet import GoogLeNet
 from keras_apps.models.preact_resnet import PreActResNet
+from keras_apps.models.wgan_gp import WGANGP
 
 __all__ = ["GoogLeNet", "PreActResNet"]
+__all__ += ["GAN", "ConditionalGAN", "WGANGP", "dcgan_generator", "dcgan_discriminator"]
