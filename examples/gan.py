@@ -215,7 +215,7 @@ def plot_curves(
 
 
 def run(
-    epochs: int = 40,
+    epochs: int = 30,
     classifier_epochs: int = 15,
     output_dir: Path = OUTPUT_DIR,
     verbose: int | str = 0,
@@ -289,7 +289,7 @@ def run(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--classifier-epochs", type=int, default=15)
     parser.add_argument("--output-dir", type=Path, default=OUTPUT_DIR)
     parser.add_argument(

@@ -103,6 +103,11 @@ class GAN(keras.Model):
     (use ``loss_fn`` with ``from_logits=False`` for a discriminator ending in
     a sigmoid). Losses are not scaled for ``mixed_float16``.
 
+    Serving: export the generator alone,
+    ``keras_apps.export.export_for_serving(gan.generator, path)``: latents
+    (or ``labels`` and ``latents``) in, float ``images`` out in the
+    generator's range (``[-1, 1]`` for the tanh builders).
+
     History keys: ``d_loss``, ``g_loss``, ``real_accuracy`` (fraction of
     real images the discriminator calls real) and ``fake_accuracy``
     (fraction of generated images it calls fake).
@@ -122,8 +127,10 @@ class GAN(keras.Model):
         instance_noise: Standard deviation of the instance noise, >= 0.
             Defaults to 0 (none).
         seed: Seed of the training latents (and instance noise); their
-            generator state is saved with the model, so resumed training
-            draws the same latents. Defaults to None (random).
+            stream state is a weight of the model, so resumed training
+            draws the same latents (Dropout layers inside the networks keep
+            Keras's own seed streams, which are not saved). Defaults to None
+            (random).
         name: Model name. Defaults to ``"gan"``.
         **kwargs: Further `keras.Model` arguments (``dtype``).
 
