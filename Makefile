@@ -11,7 +11,11 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export KERAS_BACKEND ?= tensorflow
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test lint format bench install clean
+.PHONY: demo test test-tensorflow test-jax test-fast lint format bench install clean
+
+# pytest-xdist workers: two suit the two cores `make test` is sized for.
+WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadscope
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,8 +37,19 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix keras_apps tests benchmarks examples
 	$(BIN)/ruff format keras_apps tests benchmarks examples
 
-test: lint
-	$(BIN)/python -m pytest -q
+# Lint, then the whole suite on TensorFlow, then the backend-free tests again
+# on JAX (tests/conftest.py deselects the ones that need TensorFlow).
+test: lint test-tensorflow test-jax
+
+test-tensorflow: $(STAMP)
+	KERAS_BACKEND=tensorflow $(PYTEST)
+
+test-jax: $(STAMP)
+	KERAS_BACKEND=jax $(PYTEST)
+
+# The inner loop: TensorFlow, without the tests marked slow (> 10 s).
+test-fast: $(STAMP)
+	KERAS_BACKEND=tensorflow $(PYTEST) -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -37,3 +37,33 @@ def parse_version(name: str) -> int | None:
         return None
     version = int(name)
     return version if version <= MAX_VERSION else None
+
+
+_MODEL_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", flags=re.ASCII)
+
+
+def check_model_name(name: object, argument: str = "model_name") -> str:
+    """Returns ``name`` if it can name a served model, else raises ValueError.
+
+    A model name becomes a folder (``/models/<name>`` in the official image)
+    and a URL path segment (``/v1/models/<name>``), so it is ASCII letters,
+    digits, ``_``, ``.`` and ``-``, starting with a letter or digit: ``..``,
+    ``/``, ``\\``, ``,``, spaces and control characters are refused.
+
+    Example:
+    >>> from keras_apps._layout import check_model_name
+    >>> check_model_name("digits-v2.1")
+    'digits-v2.1'
+    >>> try:
+    ...     check_model_name("..")
+    ... except ValueError as error:
+    ...     print(str(error)[-25:])
+    Received: model_name='..'
+    """
+    if not isinstance(name, str) or not _MODEL_NAME_RE.fullmatch(name):
+        raise ValueError(
+            f"Expected {argument} made of ASCII letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit (it names a folder and a URL). "
+            f"Received: {argument}={name!r}"
+        )
+    return name

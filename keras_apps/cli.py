@@ -31,12 +31,66 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Serves the versions under a model base path (or the models of a "
             "models.config) with the local development server, or with the "
-            "official TF Serving GPU image when --docker is given."
+            "official TF Serving GPU image when --docker is given. TF Serving's "
+            "flag spellings (--model_base_path, --rest_api_port, ...) are "
+            "accepted too; TF Serving flags the local server cannot honour are "
+            "refused."
+        ),
+        allow_abbrev=False,
+    )
+    parser.add_argument("--model-name", "--model_name", help="name clients ask for")
+    parser.add_argument(
+        "--model-base-path", "--model_base_path", help="directory of version dirs"
+    )
+    parser.add_argument(
+        "--model-config-file", "--model_config_file", help="a models.config text proto"
+    )
+    parser.add_argument(
+        "--model_config_file_poll_wait_seconds",
+        type=float,
+        default=0.0,
+        help="re-read --model_config_file this often (0: never, as TF Serving)",
+    )
+    parser.add_argument(
+        "--rest_api_port",
+        type=int,
+        default=0,
+        help="port of TF Serving's REST API (0: none, as TF Serving)",
+    )
+    parser.add_argument(
+        "--rest-api-any-port", action="store_true", help=argparse.SUPPRESS
+    )
+    for flag, default, text in (
+        (
+            "--enable_serialization_as_tensor_content",
+            False,
+            "answer tensor_content instead of the typed *_val fields",
+        ),
+        ("--enable_model_warmup", True, "replay assets.extra warmup requests"),
+        (
+            "--enable_signature_method_name_check",
+            False,
+            "Classify/Regress only on classify/regress signatures",
+        ),
+    ):
+        parser.add_argument(
+            flag,
+            type=_flag_bool,
+            nargs="?",
+            const=True,
+            default=default,
+            metavar="true|false",
+            help=f"{text} (as TF Serving; default {str(default).lower()})",
+        )
+    parser.add_argument(
+        "--grpc_channel_arguments",
+        help=(
+            "as TF Serving, e.g. grpc.max_receive_message_length=N; only the "
+            "message-length arguments are honoured"
         ),
     )
-    parser.add_argument("--model-name", help="name clients ask for")
-    parser.add_argument("--model-base-path", help="directory of version dirs")
-    parser.add_argument("--model-config-file", help="a models.config text proto")
+    for flag in _UNSUPPORTED_TF_SERVING_FLAGS:
+        parser.add_argument(flag, nargs="?", const="", help=argparse.SUPPRESS)
     parser.add_argument("--host", default="127.0.0.1", help="address to bind")
     parser.add_argument(
         "--port", type=int, default=8500, help="gRPC port; 0 picks a free one"
@@ -46,11 +100,39 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--poll-seconds",
+        "--file_system_poll_wait_seconds",
         type=float,
         default=1.0,
         help="how often the base paths are scanned for new versions",
     )
     parser.add_argument("--max-message-bytes", type=int, default=64 * 1024 * 1024)
+    parser.add_argument(
+        "--max_num_load_retries",
+        type=int,
+        default=5,
+        help="more attempts for a version that failed to load (as TF Serving)",
+    )
+    parser.add_argument(
+        "--load_retry_interval_micros",
+        type=int,
+        default=60_000_000,
+        help="microseconds between load attempts (as TF Serving)",
+    )
+    parser.add_argument("--ssl-cert", help="PEM certificate: serve over TLS only")
+    parser.add_argument("--ssl-key", help="PEM private key of --ssl-cert")
+    parser.add_argument(
+        "--ssl-client-ca",
+        help="PEM CA certificates: require client certificates they sign",
+    )
+    parser.add_argument(
+        "--allow-reload-config",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=(
+            "serve HandleReloadConfigRequest, which loads any SavedModel from "
+            "disk (default: on loopback only)"
+        ),
+    )
     parser.add_argument(
         "--docker",
         action="store_true",
@@ -60,7 +142,17 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--image", help="with --docker: the image to run")
     parser.add_argument("--rest-port", type=int, default=8501, help="with --docker")
     parser.add_argument(
-        "--batching-parameters-file", help="with --docker: enables batching"
+        "--batching-parameters-file",
+        "--batching_parameters_file",
+        help="with --docker: enables batching",
+    )
+    parser.add_argument(
+        "--enable_batching",
+        type=_flag_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="with --docker (with --batching_parameters_file)",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="with --docker: print the command"
@@ -70,6 +162,56 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
         "--stop-on-stdin-eof", action="store_true", help=argparse.SUPPRESS
     )
     parser.set_defaults(handler=_run_serve)
+
+
+# TF Serving flags that the local server cannot honour: refused, never ignored.
+_UNSUPPORTED_TF_SERVING_FLAGS = {
+    "--monitoring_config_file": "it has no Prometheus endpoint",
+    "--ssl_config_file": "give --ssl-cert, --ssl-key and --ssl-client-ca instead",
+    "--platform_config_file": "it serves TensorFlow SavedModels only",
+    "--tensorflow_session_parallelism": "it follows this process's TF threading",
+    "--tensorflow_intra_op_parallelism": "set TF_NUM_INTRAOP_THREADS instead",
+    "--tensorflow_inter_op_parallelism": "set TF_NUM_INTEROP_THREADS instead",
+    "--per_process_gpu_memory_fraction": "it grows GPU memory as needed",
+    "--saved_model_tags": "it loads the MetaGraph tagged 'serve'",
+    "--rest_api_timeout_in_ms": "its REST API has no request timeout",
+    "--rest_api_num_threads": "its REST API starts a thread per connection",
+    "--grpc_socket_path": "it binds TCP only",
+    "--grpc_max_threads": "its worker threads are fixed (16)",
+    "--num_load_threads": "it loads versions one at a time",
+    "--num_unload_threads": "it unloads versions one at a time",
+    "--allow_version_labels_for_unavailable_models": "labels follow the config",
+    "--enable_profiler": "it has no profiler service",
+    "--xla_cpu_compilation_enabled": "it runs graphs as saved",
+    "--tensorflow_gpu_memory_fraction": "it grows GPU memory as needed",
+}
+
+
+def _flag_bool(text: str) -> bool:
+    """A TF Serving (gflags) boolean: true/false, 1/0, yes/no."""
+    lowered = str(text).lower()
+    if lowered in ("true", "1", "yes", "t", "y"):
+        return True
+    if lowered in ("false", "0", "no", "f", "n"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, received {text!r}")
+
+
+def _message_bytes(args: argparse.Namespace) -> int:
+    """--max-message-bytes, lowered by --grpc_channel_arguments' length limits."""
+    limit = int(args.max_message_bytes)
+    if not args.grpc_channel_arguments:
+        return limit
+    honoured = ("grpc.max_receive_message_length", "grpc.max_send_message_length")
+    for item in args.grpc_channel_arguments.split(","):
+        key, _, value = item.strip().partition("=")
+        if key not in honoured or not value.strip().lstrip("-").isdigit():
+            raise ValueError(
+                f"--grpc_channel_arguments: {item.strip()!r} is not honoured by the "
+                f"local server; it takes {' and '.join(honoured)}=N only"
+            )
+        limit = min(limit, int(value))
+    return limit
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -82,12 +224,57 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 2
     if args.docker:
         return _run_serve_docker(args)
+    refused = [
+        f"{flag} ({why})"
+        for flag, why in _UNSUPPORTED_TF_SERVING_FLAGS.items()
+        if getattr(args, flag.lstrip("-")) is not None
+    ]
+    if args.enable_batching or args.batching_parameters_file:
+        refused.append(
+            "--enable_batching/--batching_parameters_file (it does not batch "
+            "requests; TF Serving does: add --docker)"
+        )
+    if refused:
+        print(
+            "keras-apps serve: the local server cannot honour these TF Serving "
+            "flags: " + "; ".join(refused) + ". Run TF Serving for them "
+            "(keras-apps serve --docker).",
+            file=sys.stderr,
+        )
+        return 2
+    import gc
     import os
     import signal
     import threading
 
+    from keras_apps.serving.server_process import check_port_free
+
+    try:
+        max_message_bytes = _message_bytes(args)
+        # Before TensorFlow loads (seconds): what is missing or taken is named
+        # at once.
+        if args.model_base_path is not None and not os.path.isdir(args.model_base_path):
+            raise FileNotFoundError(
+                f"Base path {args.model_base_path!r} does not exist; export a "
+                "version there first (for example with keras-apps export)."
+            )
+        if args.model_config_file is not None and not os.path.isfile(
+            args.model_config_file
+        ):
+            raise FileNotFoundError(
+                f"model_config_file {args.model_config_file!r} does not exist; "
+                "expected a ModelServerConfig text proto"
+            )
+        check_port_free(args.host, args.port)
+        if args.rest_api_port:
+            check_port_free(args.host, args.rest_api_port)
+    except (OSError, ValueError) as error:
+        print(f"keras-apps serve: {error}", file=sys.stderr)
+        return 1
+
     from keras_apps.serving.server import LocalModelServer
 
+    rest_api_port = 0 if args.rest_api_any_port else (args.rest_api_port or None)
     try:
         server = LocalModelServer(
             model_base_path=args.model_base_path,
@@ -96,12 +283,30 @@ def _run_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             file_system_poll_wait_seconds=args.poll_seconds,
-            max_message_bytes=args.max_message_bytes,
+            max_message_bytes=max_message_bytes,
+            enable_serialization_as_tensor_content=(
+                args.enable_serialization_as_tensor_content
+            ),
+            enable_model_warmup=args.enable_model_warmup,
+            enable_signature_method_name_check=args.enable_signature_method_name_check,
+            model_config_file_poll_wait_seconds=(
+                args.model_config_file_poll_wait_seconds
+            ),
+            rest_api_port=rest_api_port,
+            max_num_load_retries=args.max_num_load_retries,
+            load_retry_interval_micros=args.load_retry_interval_micros,
+            ssl_certificate_file=args.ssl_cert,
+            ssl_key_file=args.ssl_key,
+            ssl_client_ca_file=args.ssl_client_ca,
+            allow_reload_config=args.allow_reload_config,
         )
         server.start()
     except (OSError, ValueError) as error:
         print(f"keras-apps serve: {error}", file=sys.stderr)
         return 1
+    # TensorFlow's objects live as long as the server: keep them out of the
+    # collector, whose pass over them at exit would take seconds.
+    gc.freeze()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -114,16 +319,21 @@ def _run_serve(args: argparse.Namespace) -> int:
 
         threading.Thread(target=watch_stdin, daemon=True).start()
     try:
+        rest = (
+            f", REST at port {server.rest_api_port}"
+            if server.rest_api_port is not None
+            else ""
+        )
         print(
             f"keras-apps serve: serving {', '.join(server.model_names)} at "
-            f"{server.target} (development server; for production use "
+            f"{server.target}{rest} (development server; for production use "
             "keras-apps serve --docker)",
             flush=True,
         )
         if args.port_file:
             temporary = f"{args.port_file}.tmp"
             with open(temporary, "w") as file:
-                file.write(f"{server.port}\n")
+                file.write(f"{server.port}\n{server.rest_api_port or ''}\n")
             os.replace(temporary, args.port_file)
         while not stop.wait(0.5):
             pass
@@ -144,7 +354,7 @@ def _run_serve_docker(args: argparse.Namespace) -> int:
         model_config_file=args.model_config_file,
         gpu=not args.no_gpu,
         grpc_port=args.port,
-        rest_port=args.rest_port,
+        rest_port=args.rest_api_port or args.rest_port,
         image=args.image,
         batching_parameters_file=args.batching_parameters_file,
         docker=args.docker_binary,
@@ -158,6 +368,69 @@ def _run_serve_docker(args: argparse.Namespace) -> int:
         print(f"The command would have been:\n  {shlex.join(command)}", file=sys.stderr)
         return 1
     return subprocess.call(command)
+
+
+def _add_tls_flags(parser: argparse.ArgumentParser) -> None:
+    """TLS flags of the commands that talk to a server (predict, status)."""
+    group = parser.add_argument_group("TLS", "plaintext unless one of these is given")
+    group.add_argument(
+        "--tls",
+        action="store_true",
+        help="use TLS, trusting the system's root certificates",
+    )
+    group.add_argument(
+        "--ssl-root-certs",
+        metavar="PEM",
+        help="CA certificates to trust for the server's certificate (implies --tls)",
+    )
+    group.add_argument(
+        "--ssl-client-cert",
+        metavar="PEM",
+        help="client certificate, for servers that require one (with --ssl-client-key)",
+    )
+    group.add_argument(
+        "--ssl-client-key", metavar="PEM", help="private key of --ssl-client-cert"
+    )
+    group.add_argument(
+        "--ssl-target-name",
+        metavar="NAME",
+        help="host name the server's certificate must carry, when it differs "
+        "from --target's host (grpc.ssl_target_name_override)",
+    )
+
+
+def _tls_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """PredictClient keyword arguments for the TLS flags (empty: plaintext)."""
+    import grpc
+
+    if (args.ssl_client_cert is None) != (args.ssl_client_key is None):
+        raise ValueError(
+            "--ssl-client-cert and --ssl-client-key go together. Received: "
+            f"--ssl-client-cert={args.ssl_client_cert!r}, "
+            f"--ssl-client-key={args.ssl_client_key!r}"
+        )
+    wanted = args.tls or any(
+        value is not None
+        for value in (args.ssl_root_certs, args.ssl_client_cert, args.ssl_target_name)
+    )
+    if not wanted:
+        return {}
+
+    def read(path: str | None) -> bytes | None:
+        if path is None:
+            return None
+        with open(path, "rb") as file:
+            return file.read()
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(args.ssl_root_certs),
+        private_key=read(args.ssl_client_key),
+        certificate_chain=read(args.ssl_client_cert),
+    )
+    options = []
+    if args.ssl_target_name:
+        options.append(("grpc.ssl_target_name_override", args.ssl_target_name))
+    return {"credentials": credentials, "channel_options": options}
 
 
 def _add_predict(subparsers: argparse._SubParsersAction) -> None:
@@ -185,7 +458,14 @@ def _add_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--top", type=int, default=5, help="classes to print")
     parser.add_argument("--labels", help="text file with one class name per line")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds")
+    parser.add_argument(
+        "--cast",
+        action="store_true",
+        help="convert .npy arrays to the signature's dtype even when that "
+        "rounds (float64 -> float32) or turns integers into floats",
+    )
     parser.add_argument("files", nargs="+", help="images or .npy files")
+    _add_tls_flags(parser)
     parser.set_defaults(handler=_run_predict)
 
 
@@ -242,6 +522,8 @@ def _run_predict(args: argparse.Namespace) -> int:
             signature_name=args.signature,
             version=args.version,
             timeout=args.timeout,
+            cast=args.cast,
+            **_tls_arguments(args),
         ) as client:
             metadata = client.metadata()
             names = sorted(metadata.inputs)
@@ -291,6 +573,7 @@ def _add_status(subparsers: argparse._SubParsersAction) -> None:
         help="wait up to this many seconds for a version to be AVAILABLE",
     )
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds")
+    _add_tls_flags(parser)
     parser.set_defaults(handler=_run_status)
 
 
@@ -298,11 +581,13 @@ def _run_status(args: argparse.Namespace) -> int:
     from keras_apps.serving.client import PredictClient, ServingError
 
     try:
-        with PredictClient(args.target, args.model, timeout=args.timeout) as client:
+        with PredictClient(
+            args.target, args.model, timeout=args.timeout, **_tls_arguments(args)
+        ) as client:
             if args.wait > 0:
                 client.wait_until_available(timeout=args.wait)
             versions = client.status()
-    except ServingError as error:
+    except (ServingError, ValueError, OSError) as error:
         print(f"keras-apps status: {error}", file=sys.stderr)
         return 1
     print(f"model {args.model} at {args.target}")
@@ -339,7 +624,12 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
         help="write N warmup requests of random inputs (at most 1000)",
     )
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace an existing version"
+        "--overwrite",
+        action="store_true",
+        help=(
+            "replace an existing version on disk; a running server keeps what it "
+            "loaded under that number, so publish a new number to update it"
+        ),
     )
     parser.add_argument(
         "--model-name", default=None, help="served name (default: BASE_PATH's name)"
@@ -347,10 +637,18 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--no-validate", action="store_true", help="skip the reload-and-compare check"
     )
+    parser.add_argument(
+        "--trust-saved-models",
+        action="store_true",
+        help="load the SavedModels of HubBackbone layers in the file (runs their "
+        "graphs); safe mode stays on for the rest, so Lambda bytecode is refused",
+    )
     parser.set_defaults(handler=_run_export)
 
 
 def _run_export(args: argparse.Namespace) -> int:
+    import contextlib
+
     import keras
 
     import keras_apps.layers  # noqa: F401  (registers custom objects)
@@ -362,7 +660,19 @@ def _run_export(args: argparse.Namespace) -> int:
     try:
         if args.warmup < 0:
             raise ValueError(f"Expected --warmup >= 0. Received: {args.warmup}")
-        model = keras.saving.load_model(args.model)
+        with contextlib.ExitStack() as stack:
+            if args.trust_saved_models:
+                from keras_apps.layers import trust_saved_models
+
+                stack.enter_context(trust_saved_models())
+            try:
+                model = keras.saving.load_model(args.model)
+            except ValueError as error:
+                if "HubBackbone" in str(error) and not args.trust_saved_models:
+                    raise ValueError(
+                        f"{error} With keras-apps export: --trust-saved-models."
+                    ) from error
+                raise
         warmup = None
         if args.warmup:
             warmup = sample_inputs(plan_inputs(model), batch_size=args.warmup)
@@ -383,6 +693,92 @@ def _run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_stylize(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "stylize",
+        help="render an image in the style of others (Gatys et al.)",
+        description=(
+            "Neural style transfer by optimisation of the image against VGG-19 "
+            "features (keras_apps.models.StyleTransfer). With --weights "
+            "imagenet the VGG-19 weights are downloaded once into the Keras "
+            "cache; pass a weights file on a machine without network, or "
+            "--weights none for random filters."
+        ),
+    )
+    parser.add_argument("content", help="content image (PNG, JPEG ...)")
+    parser.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s)")
+    parser.add_argument("-o", "--output", required=True, help="output PNG path")
+    parser.add_argument("--steps", type=int, default=200, help="optimisation steps")
+    parser.add_argument("--size", type=int, default=256, help="longer output side")
+    parser.add_argument("--optimizer", choices=("adam", "lbfgs"), default="adam")
+    parser.add_argument(
+        "--weights",
+        default="imagenet",
+        help="'imagenet', a VGG-19 weights file, or 'none' for random filters",
+    )
+    parser.add_argument("--preserve-colors", action="store_true")
+    parser.add_argument("--style-weight", type=float, default=1e4)
+    parser.add_argument("--content-weight", type=float, default=1.0)
+    parser.add_argument("--tv-weight", type=float, default=0.0)
+    parser.add_argument("--learning-rate", type=float, default=2.0)
+    parser.add_argument("--pyramid-levels", type=int, default=1)
+    parser.add_argument(
+        "--init", choices=("content", "noise", "style"), default="content"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=_run_stylize)
+
+
+def _run_stylize(args: argparse.Namespace) -> int:
+    import numpy as np
+    from PIL import Image
+
+    def read(path: str) -> Any:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+
+    try:
+        content = read(args.content)
+        styles = [read(path) for path in args.styles]
+    except OSError as error:
+        print(f"keras-apps stylize: cannot read an image: {error}", file=sys.stderr)
+        return 1
+    from keras_apps.models.style_transfer import StyleTransfer
+    from keras_apps.transfer.backbones import WeightsUnavailableError
+
+    weights = None if args.weights.lower() == "none" else args.weights
+    try:
+        transfer = StyleTransfer(
+            "vgg19",
+            weights=weights,
+            content_weight=args.content_weight,
+            style_weight=args.style_weight,
+            tv_weight=args.tv_weight,
+            optimizer=args.optimizer,
+            learning_rate=args.learning_rate,
+            init=args.init,
+        )
+        result = transfer.transfer(
+            content,
+            styles,
+            steps=args.steps,
+            size=args.size,
+            preserve_colors=args.preserve_colors,
+            pyramid_levels=args.pyramid_levels,
+            verbose=0 if args.quiet else 1,
+        )
+    except (WeightsUnavailableError, FileNotFoundError, ValueError) as error:
+        print(f"keras-apps stylize: {error}", file=sys.stderr)
+        return 1
+    Image.fromarray(result.image).save(args.output)
+    print(
+        f"keras-apps stylize: wrote {args.output} ({result.image.shape[1]}x"
+        f"{result.image.shape[0]}, loss {result.history['total'][0]:.4g} -> "
+        f"{result.history['total'][-1]:.4g})"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="keras-apps",
@@ -396,12 +792,32 @@ def build_parser() -> argparse.ArgumentParser:
     _add_predict(subparsers)
     _add_status(subparsers)
     _add_export(subparsers)
+    _add_stylize(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """Ends quietly when the reader of stdout went away (``| head``).
+
+    Python's own advice: point stdout at /dev/null so that the flush at exit
+    does not raise again, and exit as a process ended by SIGPIPE would.
+    """
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + 13  # 128 + SIGPIPE, what shells report for `yes | head`
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_apps import _compat
 from keras_apps.types import Shape
 
 __all__ = ["count_multiplies"]
@@ -90,7 +91,9 @@ def _walk(layer: keras.layers.Layer) -> Iterator[keras.layers.Layer]:
             continue
         seen.add(id(current))
         yield current
-        stack.extend(current._flatten_layers(include_self=False, recursive=False))
+        stack.extend(
+            _compat.flatten_layers(current, include_self=False, recursive=False)
+        )
 
 
 def _known_input_shape(layer: keras.layers.Layer) -> Any:

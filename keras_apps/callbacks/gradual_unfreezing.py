@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import logging
 from collections.abc import Sequence
@@ -9,6 +10,7 @@ from typing import Any
 
 import keras
 
+from keras_apps import _compat
 from keras_apps.api_export import keras_apps_export
 from keras_apps.transfer.finetune import (
     _is_batchnorm,
@@ -40,7 +42,11 @@ class GradualUnfreezing(keras.callbacks.Callback):
     it unfreezes layers it sets ``trainable`` and forces a new train function
     (``model.make_train_function(force=True)``), which ``fit`` picks up from
     the next batch. No recompile is needed and metrics keep their state.
-    BatchNormalization layers stay frozen (and in inference mode) unless
+    On JAX, whose stateless optimizer step takes exactly the variables the
+    optimizer was built on, each unfreezing step instead rebuilds the
+    optimizer on the new trainable variables and carries the state of the
+    old one over by variable path (so an optimizer that has already stepped
+    is fine there). BatchNormalization layers stay frozen (and in inference mode) unless
     ``keep_batchnorm_frozen=False``.
 
     Args:
@@ -181,12 +187,22 @@ class GradualUnfreezing(keras.callbacks.Callback):
                 "GradualUnfreezing needs a compiled model: call model.compile() "
                 "with an optimizer first."
             )
+        if keras.backend.backend() == "jax":
+            # JAX's stateless_apply takes exactly the variables the optimizer
+            # was built on, so it is rebuilt at each step (_rebuild_optimizer).
+            return
         variables = self._future_variables()
+        # Under tf.distribute the optimizer's variables must be created in the
+        # strategy's scope (fit runs callbacks outside of it).
+        strategy = getattr(self.model, "distribute_strategy", None)
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
+            self._build_optimizer_on(optimizer, variables)
+
+    def _build_optimizer_on(self, optimizer: Any, variables: list[Any]) -> None:
         if not optimizer.built:
             optimizer.build(variables)
             return
-        known = optimizer._trainable_variables_indices
-        if all(optimizer._var_key(v) in known for v in variables):
+        if _compat.optimizer_knows(optimizer, variables):
             return
         if int(keras.ops.convert_to_numpy(optimizer.iterations)) > 0:
             raise ValueError(
@@ -200,10 +216,28 @@ class GradualUnfreezing(keras.callbacks.Callback):
         fresh.build(variables)
         self.model.optimizer = fresh
 
+    def _rebuild_optimizer(self) -> None:
+        """JAX: a fresh optimizer on the trainable variables, state carried over.
+
+        Optimizer variables are matched by path (Keras names them after the
+        model variable they belong to), so the step count, moments and
+        learning-rate state of the layers that trained already go on where
+        they were; the newly unfrozen layers start from fresh slots, as they
+        do on TensorFlow.
+        """
+        old = self.model.optimizer
+        fresh = type(old).from_config(old.get_config())
+        fresh.build(list(self.model.trainable_variables))
+        if old.built:
+            previous = {v.path: v for v in old.variables}
+            for variable in fresh.variables:
+                match = previous.get(variable.path)
+                if match is not None and tuple(match.shape) == tuple(variable.shape):
+                    variable.assign(match.value)
+        self.model.optimizer = fresh
+
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._all_layers = list(
-            self.model._flatten_layers(include_self=True, recursive=True)
-        )
+        self._all_layers = list(_compat.flatten_layers(self.model))
         self._units = self._plan()
         self._done = 0
         self._prepare_optimizer()
@@ -222,5 +256,7 @@ class GradualUnfreezing(keras.callbacks.Callback):
                 self.unfrozen_at[leaf.layer.name] = epoch
                 names.append(leaf.layer.name)
         self._done = wanted
+        if keras.backend.backend() == "jax":
+            self._rebuild_optimizer()
         self.model.make_train_function(force=True)
         logger.info("GradualUnfreezing: epoch %d unfroze %s", epoch, names)

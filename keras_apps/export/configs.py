@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from keras_apps._layout import check_model_name
 from keras_apps.export.files import atomic_write_text
 
 _MODEL_KEYS = {
@@ -26,7 +27,6 @@ _MODEL_KEYS = {
     "model_platform",
 }
 _POLICIES = ("latest", "all", "specific")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _LABEL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 
 
@@ -53,11 +53,7 @@ def _model_config(index: int, spec: Mapping[str, Any]) -> Any:
             f"{sorted(_MODEL_KEYS)}."
         )
     name = spec.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise ValueError(
-            f"Expected models[{index}]['name'] made of letters, digits, '_', '.' "
-            f"or '-'. Received: {name!r}"
-        )
+    check_model_name(name, f"models[{index}]['name']")
     base_path = spec.get("base_path")
     if not isinstance(base_path, str) or not base_path:
         raise ValueError(

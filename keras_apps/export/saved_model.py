@@ -29,7 +29,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_apps._layout import MAX_VERSION, parse_version
 from keras_apps.export import files
+from keras_apps.export.image_to_image import validate_image_to_image
 from keras_apps.export.signatures import (
     IMAGE_BYTES_KEY,
     IMAGE_BYTES_SIGNATURE,
@@ -51,8 +53,13 @@ from keras_apps.export.warmup import (
 
 logger = logging.getLogger(__name__)
 
-_MAX_VERSION = 2**63 - 1  # TF Serving versions are int64
 _MAX_VALIDATION_EXAMPLES = 32
+_REPLACED_NOTE = (
+    "replaced version {version} on disk: a server that already loaded version "
+    "{version} keeps serving the old weights (neither TF Serving nor "
+    "LocalModelServer reloads a version number it loaded); to update a "
+    "running server, publish a new version number instead (version=None)"
+)
 
 
 class ExportValidationError(RuntimeError):
@@ -72,6 +79,8 @@ class ExportResult:
             the reloaded signature and the in-memory model (empty when
             ``validate=False``).
         warmup_records: How many warmup requests were written.
+        replaced: Whether an existing version was overwritten (a running
+            server keeps serving what it loaded under that number).
     """
 
     path: str
@@ -80,6 +89,7 @@ class ExportResult:
     model_name: str = ""
     validation: dict[str, float] = field(default_factory=dict)
     warmup_records: int = 0
+    replaced: bool = False
 
     @property
     def max_abs_diff(self) -> float | None:
@@ -99,6 +109,8 @@ class ExportResult:
             lines.append("validation: skipped")
         if self.warmup_records:
             lines.append(f"warmup: {self.warmup_records} request(s)")
+        if self.replaced:
+            lines.append(_REPLACED_NOTE.format(version=self.version))
         return "\n".join(lines)
 
 
@@ -115,6 +127,7 @@ def export_for_serving(
     model_name: str | None = None,
     warmup_batch_size: int = 1,
     validation_atol: float = 1e-4,
+    image_to_image: bool = False,
 ) -> ExportResult:
     """Exports a Keras model as ``base_path/<version>/`` for TF Serving.
 
@@ -154,13 +167,24 @@ def export_for_serving(
             and used as the validation inputs.
         validate: Reload the export and compare every signature with the
             in-memory model.
-        overwrite: Replace an existing ``version`` (atomically) instead of
-            raising ``FileExistsError``.
+        overwrite: Replace an existing ``version`` instead of raising
+            ``FileExistsError``. The folder is swapped in one atomic step
+            (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames, and
+            a kill between them is repaired by the next export), so the
+            version is never missing on disk. A running server does not
+            reload a version number it has loaded (TF Serving neither): it
+            keeps the old weights until restarted. To update a running
+            server, publish a new version number instead.
         model_name: The served model name written into the warmup requests;
             default the last component of ``base_path``.
         warmup_batch_size: Examples per warmup request.
         validation_atol: Largest accepted absolute difference (plus the same
             relative tolerance) between the reloaded export and the model.
+        image_to_image: Also export the image-to-image signatures of
+            `keras_apps.export.image_to_image` (uint8 images or image bytes
+            in, uint8 images out, an optional ``strength`` blend with the
+            input), for models with one image input and one 0..255 image
+            output, such as `keras_apps.models.FastStyleNet`.
 
     Returns:
         An `ExportResult` with ``.path``, ``.version``, ``.signatures`` and the
@@ -190,11 +214,12 @@ def export_for_serving(
     if version is not None and (
         isinstance(version, bool)
         or not isinstance(version, (int, np.integer))
-        or not 1 <= int(version) <= _MAX_VERSION
+        or not 1 <= int(version) <= MAX_VERSION
     ):
         raise ValueError(
             "Expected `version` to be a positive integer (TF Serving versions "
-            f"are 1, 2, ...) or None for the next one. Received: version={version!r}"
+            f"are 1, 2, ... up to {MAX_VERSION}) or None for the next one. "
+            f"Received: version={version!r}"
         )
     if not isinstance(warmup_batch_size, int) or warmup_batch_size < 1:
         raise ValueError(
@@ -202,7 +227,7 @@ def export_for_serving(
             f"Received: warmup_batch_size={warmup_batch_size!r}"
         )
     functions = build_serving_functions(
-        model, input_names, output_names, image_bytes_signature
+        model, input_names, output_names, image_bytes_signature, image_to_image
     )
     plan = functions.plan
     warmup_flat = None
@@ -220,11 +245,16 @@ def export_for_serving(
     base_path = _prepare_base_path(base_path)
     name = model_name or os.path.basename(base_path)
     files.clean_stale_work_dirs(base_path)
+    _refuse_version_files(base_path)
     if version is not None:
         version = int(version)
         _refuse_existing(base_path, version, overwrite)
+    else:
+        files.next_version(base_path)  # refuses a base path at the last version
 
-    work_dir = os.path.join(base_path, files.work_dir_name(files.TEMP_PREFIX))
+    # Locked for as long as this process works on it: a later export's
+    # clean-up removes it only once the lock is free (this process died).
+    work_dir, lock = files.make_work_dir(base_path)
     try:
         signatures = _write_saved_model(model, functions, work_dir)
         warmup_records = 0
@@ -238,12 +268,23 @@ def export_for_serving(
                 model, functions, work_dir, warmup_flat, validation_atol
             )
         files.fsync_tree(work_dir)
-        version = _move_into_place(base_path, work_dir, version, overwrite)
-    except BaseException:
+        version, replaced = _move_into_place(base_path, work_dir, version, overwrite)
+    except BaseException as error:
         shutil.rmtree(work_dir, ignore_errors=True)
+        if _disk_full(error):
+            raise OSError(
+                errno.ENOSPC,
+                f"No space left on device at {base_path} while writing the "
+                "export; nothing was written (the partial version was removed). "
+                "Free some space or choose another base_path.",
+            ) from error
         raise
+    finally:
+        files.release_lock(lock)
     path = os.path.join(base_path, str(version))
     logger.info("Exported version %d of %r to %s", version, name, path)
+    if replaced:
+        logger.warning(_REPLACED_NOTE.format(version=version))
     return ExportResult(
         path=path,
         version=version,
@@ -251,7 +292,39 @@ def export_for_serving(
         model_name=name,
         validation=validation,
         warmup_records=warmup_records,
+        replaced=replaced,
     )
+
+
+def _disk_full(error: BaseException) -> bool:
+    """Whether ``error`` says the disk (or the quota) is full.
+
+    TensorFlow reports it as ``ResourceExhaustedError: ...; No space left on
+    device [Op:SaveV2]``, Python as ``OSError(ENOSPC)``.
+    """
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(error, tf.errors.OpError):
+        text = str(error.message).lower()
+        return "no space left on device" in text or "disk quota exceeded" in text
+    return False
+
+
+def _refuse_version_files(base_path: str) -> None:
+    """Refuses files (or links) named like versions, before anything is written.
+
+    TF Serving reads only folders, so such a file is no version to it, yet it
+    takes the name: the export would find out only after writing.
+    """
+    for entry in os.scandir(base_path):
+        if parse_version(entry.name) is not None and not entry.is_dir(
+            follow_symlinks=False
+        ):
+            raise FileExistsError(
+                f"{entry.path!r} is not a folder but is named like a version: "
+                "TF Serving expects version folders in a model's base path. "
+                "Remove or rename it before exporting."
+            )
 
 
 def _prepare_base_path(base_path: str | os.PathLike[str]) -> str:
@@ -441,38 +514,60 @@ def _validate(
         diffs[IMAGE_UINT8_SIGNATURE] = _max_abs_diff(
             actual, expected, IMAGE_UINT8_SIGNATURE, atol
         )
+    shape = tuple(plan.specs[0].shape) if len(plan.specs) == 1 else ()
+    diffs.update(validate_image_to_image(functions.functions, shape, reloaded))
     del reloaded
     return diffs
 
 
 def _move_into_place(
     base_path: str, work_dir: str, version: int | None, overwrite: bool
-) -> int:
-    """Renames ``work_dir`` to ``base_path/<version>``; returns the version."""
+) -> tuple[int, bool]:
+    """Renames ``work_dir`` to ``base_path/<version>``.
+
+    Returns the version and whether it replaced an existing one.
+    """
     if version is None:
         for _ in range(1000):
             candidate = files.next_version(base_path)
             target = os.path.join(base_path, str(candidate))
             if _rename_if_absent(work_dir, target):
                 files.fsync_dir(base_path)
-                return candidate
+                return candidate, False
         raise RuntimeError(f"Could not claim a new version in {base_path!r}.")
     target = os.path.join(base_path, str(version))
     if _rename_if_absent(work_dir, target):
         files.fsync_dir(base_path)
-        return version
+        return version, False
     if not overwrite:
         _refuse_existing(base_path, version, overwrite)
+    if files.exchange_paths(work_dir, target):
+        # One atomic step: ``target`` is the new version, ``work_dir`` the old
+        # one, which the caller's clean-up (or the next export's, after a
+        # kill) removes.
+        files.fsync_dir(base_path)
+        shutil.rmtree(work_dir, ignore_errors=True)
+        return version, True
+    # No atomic exchange here (see `files.exchange_paths`): two renames. A
+    # kill between them leaves the old version aside under a name that the
+    # next export (`files.clean_stale_work_dirs`) renames back.
     old = os.path.join(base_path, files.work_dir_name(files.OLD_PREFIX, version))
-    os.rename(target, old)
     try:
-        os.rename(work_dir, target)
-    except BaseException:
-        os.rename(old, target)
-        raise
-    files.fsync_dir(base_path)
-    shutil.rmtree(old, ignore_errors=True)
-    return version
+        lock = files.hold_lock(target)  # so that no clean-up "restores" it
+    except OSError:
+        lock = None
+    try:
+        os.rename(target, old)
+        try:
+            os.rename(work_dir, target)
+        except BaseException:
+            os.rename(old, target)
+            raise
+        files.fsync_dir(base_path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        files.release_lock(lock)
+    return version, True
 
 
 def _rename_if_absent(source: str, target: str) -> bool:

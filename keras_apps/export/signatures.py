@@ -18,6 +18,7 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_apps import _compat
 from keras_apps._layout import DEFAULT_SIGNATURE_KEY
 
 SERVING_DEFAULT = DEFAULT_SIGNATURE_KEY
@@ -153,8 +154,8 @@ def plan_inputs(
             )
         structure: Any = model.inputs[0]
         leaf_names = [_user_input_name(model.inputs[0])]
-    elif hasattr(model, "_inputs_struct"):  # functional
-        structure = model._inputs_struct
+    elif (structures := _compat.functional_structures(model)) is not None:
+        structure = structures[0]
         paths = keras.tree.flatten_with_path(structure)
         leaf_names = []
         for path, leaf in paths:
@@ -200,8 +201,14 @@ def _user_input_name(tensor: Any) -> str | None:
 
 
 def _subclassed_input_structure(model: keras.Model) -> list[Any]:
-    shapes = getattr(model, "_build_shapes_dict", None)
-    if not model.built or not shapes:
+    build_config = (model.get_build_config() or {}) if model.built else {}
+    if "shapes_dict" in build_config:
+        shapes = list(build_config["shapes_dict"].values())
+    elif "input_shape" in build_config:
+        shapes = [build_config["input_shape"]]
+    else:
+        shapes = []
+    if not shapes:
         raise ValueError(
             f"Expected a model that knows its input shapes. Received the "
             f"subclassed model {model.name!r} that was never called: call it "
@@ -220,7 +227,7 @@ def _subclassed_input_structure(model: keras.Model) -> list[Any]:
             return [to_spec(v) for v in value]
         raise ValueError(f"Unsupported input shape structure: {value!r}")
 
-    return [to_spec(v) for v in shapes.values()]
+    return [to_spec(v) for v in shapes]
 
 
 def _snake_case(name: str) -> str:
@@ -250,12 +257,11 @@ def default_output_names(model: keras.Model, outputs: Any) -> list[str]:
     symbolic = None
     if isinstance(model, keras.Sequential) and model.outputs:
         symbolic = list(model.outputs)
-    elif hasattr(model, "_outputs_struct"):
-        symbolic = keras.tree.flatten(model._outputs_struct)
+    elif (structures := _compat.functional_structures(model)) is not None:
+        symbolic = keras.tree.flatten(structures[1])
     if symbolic is not None and len(symbolic) == len(paths):
         for i, tensor in enumerate(symbolic):
-            history = getattr(tensor, "_keras_history", None)
-            operation = getattr(history, "operation", None)
+            operation = _compat.producing_layer(tensor)
             if operation is not None and not _auto_layer_name(operation):
                 layer_names[i] = operation.name
         counts = {n: layer_names.count(n) for n in layer_names if n}
@@ -285,6 +291,7 @@ def build_serving_functions(
     input_names: Sequence[str] | None = None,
     output_names: Sequence[str] | None = None,
     image_bytes_signature: bool = False,
+    image_to_image: bool = False,
 ) -> ServingFunctions:
     """Builds the Python functions behind each signature, with their specs.
 
@@ -295,6 +302,9 @@ def build_serving_functions(
     ``images``): both decode to float32 pixels in 0..255, resize bilinearly to
     the model's input height and width when the size differs, and call the
     model, so they fit models that include their own preprocessing.
+    With ``image_to_image``, the signatures of
+    `keras_apps.export.image_to_image` (uint8 or image bytes in, uint8
+    images out, an optional ``strength`` blend) are added.
     """
     plan = plan_inputs(model, input_names)
     sample = [
@@ -365,6 +375,12 @@ def build_serving_functions(
         signatures[IMAGE_UINT8_SIGNATURE] = [
             tf.TensorSpec((None, None, None, channels), tf.uint8, name=IMAGE_UINT8_KEY)
         ]
+    if image_to_image:
+        from keras_apps.export.image_to_image import image_to_image_functions
+
+        extra_functions, extra_specs = image_to_image_functions(plan, names, serve)
+        functions.update(extra_functions)
+        signatures.update(extra_specs)
     return ServingFunctions(plan, names, functions, signatures)
 
 

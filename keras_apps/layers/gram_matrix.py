@@ -95,10 +95,7 @@ class GramMatrix(keras.layers.Layer):
                 f"Received: normalize={normalize!r}"
             )
         self.normalize = normalize
-
-    def build(self, input_shape: Shape) -> None:
-        check_feature_maps(type(self).__name__, input_shape)
-        self.built = True
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def call(self, inputs: Tensor) -> Tensor:
         dtype = keras.backend.standardize_dtype(inputs.dtype)

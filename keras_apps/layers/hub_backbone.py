@@ -2,20 +2,86 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import keras
-from keras.src import backend
 
+from keras_apps import _compat
 from keras_apps.api_export import keras_apps_export
 from keras_apps.types import Tensor
 
 _TF1_HUB_MARKER = "tfhub_module.pb"
 _SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 _CALL = "__call__"
+
+
+# The SavedModel handles the caller trusts while loading in safe mode:
+# None (nothing trusted), or a tuple of normalized handles ("*": any).
+_TRUSTED_HANDLES: contextvars.ContextVar[tuple[str, ...] | None] = (
+    contextvars.ContextVar("keras_apps_trusted_saved_models", default=None)
+)
+
+
+def _normalize_handle(handle: Any) -> str:
+    text = os.fspath(handle) if isinstance(handle, os.PathLike) else str(handle)
+    if "://" in text:
+        return text.rstrip("/")
+    return os.path.realpath(os.path.expanduser(text))
+
+
+@contextlib.contextmanager
+def trust_saved_models(handles: Iterable[Any] | None = None) -> Iterator[None]:
+    """Lets `HubBackbone` load its SavedModel while Keras stays in safe mode.
+
+    A ``.keras`` file with a `HubBackbone` needs ``safe_mode=False`` to load,
+    because rebuilding the layer runs the SavedModel's graph. But
+    ``safe_mode=False`` also unlocks Python bytecode (a ``keras.layers.Lambda``
+    holding a ``lambda``) anywhere in the same file, which runs arbitrary
+    Python at load time. Inside this context a `HubBackbone` loads under the
+    default ``safe_mode=True`` when its handle is trusted, and everything else
+    in the file is still checked by safe mode: a Lambda with bytecode is
+    still refused.
+
+    Trusting a SavedModel means trusting its graph: TensorFlow ops such as
+    ``tf.io.read_file`` run with your permissions. Trust only SavedModels you
+    made or whose source you trust.
+
+    Args:
+        handles: The SavedModel handles (local paths or URLs) to trust;
+            ``None`` trusts the handle of every `HubBackbone` loaded inside.
+
+    Example:
+    >>> import os, tempfile, keras
+    >>> from keras_apps.layers import HubBackbone, trust_saved_models
+    >>> from keras_apps.transfer.backbones import export_hub_module
+    >>> cnn = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3),
+    ...                         keras.layers.GlobalAveragePooling2D()])
+    >>> handle = export_hub_module(cnn, os.path.join(tempfile.mkdtemp(), "cnn"))
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+    >>> keras.Sequential([keras.Input((8, 8, 3)), HubBackbone(handle)]).save(path)
+    >>> with trust_saved_models([handle]):
+    ...     model = keras.saving.load_model(path)  # safe_mode stays True
+    >>> model.output_shape
+    (None, 4)
+    """
+    trusted = ("*",) if handles is None else tuple(map(_normalize_handle, handles))
+    token = _TRUSTED_HANDLES.set(trusted)
+    try:
+        yield
+    finally:
+        _TRUSTED_HANDLES.reset(token)
+
+
+def _is_trusted(handle: Any) -> bool:
+    trusted = _TRUSTED_HANDLES.get()
+    if trusted is None:
+        return False
+    return "*" in trusted or _normalize_handle(handle) in trusted
 
 
 @keras_apps_export("keras_apps.layers.HubBackbone")
@@ -48,13 +114,18 @@ class HubBackbone(keras.layers.Layer):
     (wrapped as Keras variables under sanitized names, so that optimizers
     that create slot variables work), so fine-tuning updates what the
     SavedModel computes with. TF1 Hub modules (``tfhub_module.pb``) are not
-    supported. Needs the TensorFlow backend.
+    supported. Needs the TensorFlow backend. The SavedModel computes in the
+    dtypes it was saved with, whatever the layer's dtype policy (inputs are
+    cast to its signature's dtype).
 
     Saving: ``model.save("m.keras")`` stores the handle and the current
     (possibly fine-tuned) weights. Loading it back rebuilds the layer from
     the handle, which runs the SavedModel's graph code, so Keras refuses it in
-    safe mode like ``keras.layers.TFSMLayer``: use
-    ``keras.saving.load_model(path, safe_mode=False)`` for files you trust.
+    safe mode like ``keras.layers.TFSMLayer``: load inside
+    `keras_apps.layers.trust_saved_models` to trust the SavedModel while safe
+    mode still refuses Lambda bytecode in the file, or use
+    ``keras.saving.load_model(path, safe_mode=False)`` for files you trust
+    entirely.
     The handle must still be reachable when loading.
 
     Args:
@@ -146,10 +217,10 @@ class HubBackbone(keras.layers.Layer):
 
         import tensorflow as tf
 
-        self._path = _resolve_handle(self.handle)
+        self._saved_model_dir = _resolve_handle(self.handle)
         # Kept off Keras' attribute tracking: the restored object is a TF
         # trackable, its variables are tracked below as Keras variables.
-        loaded = tf.saved_model.load(self._path)
+        loaded = tf.saved_model.load(self._saved_model_dir)
         object.__setattr__(self, "_loaded", loaded)
         endpoint = _select_endpoint(loaded, signature, self.handle)
         object.__setattr__(self, "_endpoint", endpoint)
@@ -161,6 +232,7 @@ class HubBackbone(keras.layers.Layer):
         regularization = list(getattr(loaded, "regularization_losses", None) or [])
         object.__setattr__(self, "_regularization_fns", regularization)
         used_names: set[str] = set()
+        wrapped = []
         for tf_variable in endpoint.variables():
             is_trainable = (
                 tf_variable.trainable
@@ -178,8 +250,14 @@ class HubBackbone(keras.layers.Layer):
                     shape=tuple(tf_variable.shape),
                     name=_unique(_sanitize_name(tf_variable.name), used_names),
                 )
-            self._track_variable(variable)
-        self._build_at_init()
+            wrapped.append(variable)
+        # Keras tracks the variables of a list attribute as the layer's own
+        # weights, trainable ones first, in this order.
+        self.saved_model_variables = wrapped
+        if not self.trainable:
+            for variable in wrapped:
+                variable.trainable = False
+        self.built = True
 
     @property
     def endpoint_name(self) -> str:
@@ -218,7 +296,7 @@ class HubBackbone(keras.layers.Layer):
             lambda shape: keras.KerasTensor(shape, dtype=_first_dtype(self)),
             input_shape,
         )
-        spec = backend.compute_output_spec(self.call, symbolic)
+        spec = keras.Operation.compute_output_spec(self, symbolic)
         return keras.tree.map_structure(lambda s: tuple(s.shape), spec)
 
     def get_config(self) -> dict[str, Any]:
@@ -242,18 +320,17 @@ class HubBackbone(keras.layers.Layer):
         with the default ``safe_mode=True``): loading a SavedModel runs its
         graph, which may come from anywhere.
         """
-        from keras.src.saving import serialization_lib
-
         if safe_mode is None:
-            safe_mode = serialization_lib.in_safe_mode()
-        if safe_mode:
+            safe_mode = _compat.in_safe_mode()
+        if safe_mode and not _is_trusted(config.get("handle")):
             raise ValueError(
                 "Requested the deserialization of a `HubBackbone`, which loads "
                 f"the external SavedModel {config.get('handle')!r} and runs its "
                 "graph code. This is disallowed in safe mode. If you trust the "
-                "file and the SavedModel, pass `safe_mode=False` to "
-                "`keras.saving.load_model`, or call "
-                "`keras.config.enable_unsafe_deserialization()`."
+                "SavedModel, load inside `keras_apps.layers.trust_saved_models()` "
+                "(safe mode stays on for the rest of the file, so Lambda "
+                "bytecode is still refused). If you trust the whole file, pass "
+                "`safe_mode=False` to `keras.saving.load_model`."
             )
         return cls(**config)
 

@@ -170,12 +170,16 @@ class InceptionBlock(keras.layers.Layer):
         self.concatenate = keras.layers.Concatenate(
             axis=-1, dtype=self.dtype_policy, name="concatenate"
         )
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def _branches(self) -> list[list[keras.layers.Layer]]:
         return [[self.branch_1x1], self.branch_3x3, self.branch_5x5, self.branch_pool]
 
     def build(self, input_shape: Shape) -> None:
+        # Keras checks the rank on call (InputSpec); a direct build() call and
+        # an unknown channel count get the clear message here.
         check_feature_maps(type(self).__name__, input_shape, need_channels=True)
+        self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: input_shape[-1]})
         branch_shapes = []
         for branch in self._branches():
             shape = tuple(input_shape)

@@ -109,10 +109,7 @@ class LocalResponseNormalization(keras.layers.Layer):
         self.bias: float = _check_real("bias", bias, 0.0, strict=True)
         self.alpha: float = _check_real("alpha", alpha, 0.0, strict=False)
         self.beta: float = _check_real("beta", beta, 0.0, strict=False)
-
-    def build(self, input_shape: Shape) -> None:
-        check_feature_maps(type(self).__name__, input_shape)
-        self.built = True
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def call(self, inputs: Tensor) -> Tensor:
         dtype = keras.backend.standardize_dtype(inputs.dtype)

@@ -58,7 +58,11 @@ class ResidualUnit(keras.layers.Layer):
             Defaults to False.
         kernel_initializer: Initializer of the convolution kernels.
             Defaults to ``"he_normal"``.
-        momentum: Momentum of the batch normalizations. Defaults to 0.99.
+        momentum: Momentum of the batch normalizations. Defaults to 0.99
+            (Keras' default), whose moving statistics need thousands of
+            steps to settle; for a short training (a few hundred steps, as in
+            the README quick start) use 0.9, or inference-mode outputs stay
+            near chance.
         epsilon: Epsilon of the batch normalizations. Defaults to 1.001e-5
             (as in ``keras.applications`` ResNets).
         **kwargs: Base layer keyword arguments, such as ``name``.
@@ -174,6 +178,7 @@ class ResidualUnit(keras.layers.Layer):
         self.projection = conv(self.output_filters, 1, strides, "shortcut_conv")
         self.projection_norm = None if preactivation else norm("shortcut_bn")
         self.add = keras.layers.Add(dtype=self.dtype_policy, name="add")
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def _needs_projection(self, input_shape: Shape) -> bool:
         shape_changes = self.strides != 1 or input_shape[-1] != self.output_filters
@@ -190,7 +195,10 @@ class ResidualUnit(keras.layers.Layer):
         )
 
     def build(self, input_shape: Shape) -> None:
+        # Keras checks the rank on call (InputSpec); a direct build() call and
+        # an unknown channel count get the clear message here.
         check_feature_maps(type(self).__name__, input_shape, need_channels=True)
+        self.input_spec = keras.layers.InputSpec(ndim=4, axes={-1: input_shape[-1]})
         self.uses_projection = self._needs_projection(input_shape)
         shape = tuple(input_shape)
         for conv, bn in zip(self.convs, self.norms, strict=True):

@@ -11,8 +11,10 @@ from keras_apps.losses.adversarial import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
+from keras_apps.losses.style_content_loss import StyleContentLoss
+from keras_apps.losses.total_variation import total_variation
 
-__all__: list[str] = []
+__all__: list[str] = ["StyleContentLoss", "total_variation"]
 __all__ += [
     "gan_discriminator_loss",
     "gan_generator_loss",

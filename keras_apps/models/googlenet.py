@@ -201,7 +201,10 @@ class GoogLeNet(keras.Model):
             the first max-pool and after the 3x3 convolution). They have no
             weights. Defaults to False.
         name: Model name. Defaults to ``"googlenet"``.
-        **kwargs: Further `keras.Model` keyword arguments (``dtype``).
+        dtype: Dtype policy (or its name, such as ``"mixed_float16"``) of
+            every layer, as in keras-hub backbones. Defaults to None: the
+            global policy (``keras.config.dtype_policy()``).
+        **kwargs: Further `keras.Model` keyword arguments.
 
     Example:
 
@@ -229,6 +232,7 @@ class GoogLeNet(keras.Model):
         classifier_activation: Any = "softmax",
         local_response_normalization: bool = False,
         name: str = "googlenet",
+        dtype: Any = None,
         **kwargs: Any,
     ) -> None:
         errors: list[str | None] = []
@@ -271,21 +275,24 @@ class GoogLeNet(keras.Model):
                 strides=strides,
                 padding="same",
                 activation="relu",
+                dtype=dtype,
                 name=name,
             )
 
         def max_pool(name: str) -> Any:
-            return keras.layers.MaxPooling2D(3, strides=2, padding="same", name=name)
+            return keras.layers.MaxPooling2D(
+                3, strides=2, padding="same", dtype=dtype, name=name
+            )
 
         inputs = keras.Input(shape=tuple(input_shape), name="image")
         x = conv(_STEM_FILTERS[0], 7, 2, "conv1_7x7")(inputs)
         x = max_pool("pool1")(x)
         if local_response_normalization:
-            x = LocalResponseNormalization(name="norm1")(x)
+            x = LocalResponseNormalization(dtype=dtype, name="norm1")(x)
         x = conv(_STEM_FILTERS[1], 1, 1, "conv2_reduce")(x)
         x = conv(_STEM_FILTERS[2], 3, 1, "conv2_3x3")(x)
         if local_response_normalization:
-            x = LocalResponseNormalization(name="norm2")(x)
+            x = LocalResponseNormalization(dtype=dtype, name="norm2")(x)
         x = max_pool("pool2")(x)
         pool_index = 3
         for index, entry in enumerate(table):
@@ -300,21 +307,29 @@ class GoogLeNet(keras.Model):
                 filters.update(pool_proj=None, reduce_3x3=None, reduce_5x5=None)
             x = InceptionBlock(
                 mode=mode,
+                dtype=dtype,
                 name=f"inception_{block_name}",
                 **filters,  # type: ignore[arg-type]
             )(x)
         if include_top:
-            x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+            x = keras.layers.GlobalAveragePooling2D(dtype=dtype, name="avg_pool")(x)
             if dropout > 0:
-                x = keras.layers.Dropout(dropout, name="dropout")(x)
+                x = keras.layers.Dropout(dropout, dtype=dtype, name="dropout")(x)
             x = keras.layers.Dense(
-                num_classes, activation=classifier_activation, name="predictions"
+                num_classes,
+                activation=classifier_activation,
+                dtype=dtype,
+                name="predictions",
             )(x)
         elif pooling == "avg":
-            x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+            x = keras.layers.GlobalAveragePooling2D(dtype=dtype, name="avg_pool")(x)
         elif pooling == "max":
-            x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
-        super().__init__(inputs=inputs, outputs=x, name=name, **kwargs)
+            x = keras.layers.GlobalMaxPooling2D(dtype=dtype, name="max_pool")(x)
+        super().__init__(inputs=inputs, outputs=x, name=name, dtype=dtype, **kwargs)
+        if dtype is not None:
+            # Functional models do not keep the policy passed to them; their
+            # layers have it, and the model reports and serializes it too.
+            self.dtype_policy = keras.dtype_policies.get(dtype)
 
         self.image_shape = tuple(input_shape)
         self.num_classes = num_classes
@@ -347,8 +362,12 @@ class GoogLeNet(keras.Model):
             "local_response_normalization": self.local_response_normalization,
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> GoogLeNet:
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)

@@ -60,7 +60,10 @@ class PreActResNet(keras.Model):
         classifier_activation: Activation of the classifier. Defaults to
             ``"softmax"``; ``None`` gives logits.
         name: Model name. Defaults to ``"preact_resnet"``.
-        **kwargs: Further `keras.Model` keyword arguments (``dtype``).
+        dtype: Dtype policy (or its name, such as ``"mixed_float16"``) of
+            every layer, as in keras-hub backbones. Defaults to None: the
+            global policy (``keras.config.dtype_policy()``).
+        **kwargs: Further `keras.Model` keyword arguments.
 
     Example:
 
@@ -89,6 +92,7 @@ class PreActResNet(keras.Model):
         stem: str = "imagenet",
         classifier_activation: Any = "softmax",
         name: str = "preact_resnet",
+        dtype: Any = None,
         **kwargs: Any,
     ) -> None:
         errors: list[str | None] = []
@@ -150,12 +154,15 @@ class PreActResNet(keras.Model):
                 padding="same",
                 use_bias=False,
                 kernel_initializer="he_normal",
+                dtype=dtype,
                 name="stem_conv",
             )(inputs)
-            x = keras.layers.BatchNormalization(epsilon=1.001e-5, name="stem_bn")(x)
-            x = keras.layers.ReLU(name="stem_relu")(x)
+            x = keras.layers.BatchNormalization(
+                epsilon=1.001e-5, dtype=dtype, name="stem_bn"
+            )(x)
+            x = keras.layers.ReLU(dtype=dtype, name="stem_relu")(x)
             x = keras.layers.MaxPooling2D(
-                3, strides=2, padding="same", name="stem_pool"
+                3, strides=2, padding="same", dtype=dtype, name="stem_pool"
             )(x)
         else:
             x = keras.layers.Conv2D(
@@ -164,6 +171,7 @@ class PreActResNet(keras.Model):
                 padding="same",
                 use_bias=False,
                 kernel_initializer="he_normal",
+                dtype=dtype,
                 name="stem_conv",
             )(inputs)
         for stage, count in enumerate(units):
@@ -172,20 +180,30 @@ class PreActResNet(keras.Model):
                     base_filters * 2**stage,
                     strides=2 if stage > 0 and unit == 0 else 1,
                     bottleneck=use_bottleneck,
+                    dtype=dtype,
                     name=f"stage{stage + 1}_unit{unit + 1}",
                 )(x)
-        x = keras.layers.BatchNormalization(epsilon=1.001e-5, name="post_bn")(x)
-        x = keras.layers.ReLU(name="post_relu")(x)
+        x = keras.layers.BatchNormalization(
+            epsilon=1.001e-5, dtype=dtype, name="post_bn"
+        )(x)
+        x = keras.layers.ReLU(dtype=dtype, name="post_relu")(x)
         if include_top:
-            x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+            x = keras.layers.GlobalAveragePooling2D(dtype=dtype, name="avg_pool")(x)
             x = keras.layers.Dense(
-                num_classes, activation=classifier_activation, name="predictions"
+                num_classes,
+                activation=classifier_activation,
+                dtype=dtype,
+                name="predictions",
             )(x)
         elif pooling == "avg":
-            x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+            x = keras.layers.GlobalAveragePooling2D(dtype=dtype, name="avg_pool")(x)
         elif pooling == "max":
-            x = keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
-        super().__init__(inputs=inputs, outputs=x, name=name, **kwargs)
+            x = keras.layers.GlobalMaxPooling2D(dtype=dtype, name="max_pool")(x)
+        super().__init__(inputs=inputs, outputs=x, name=name, dtype=dtype, **kwargs)
+        if dtype is not None:
+            # Functional models do not keep the policy passed to them; their
+            # layers have it, and the model reports and serializes it too.
+            self.dtype_policy = keras.dtype_policies.get(dtype)
 
         self.depth = depth
         self.stages = None if stages is None else [int(n) for n in stages]
@@ -215,8 +233,12 @@ class PreActResNet(keras.Model):
             else keras.activations.serialize(keras.activations.get(activation)),
             "name": self.name,
             "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
         }
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> PreActResNet:
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
         return cls(**config)

@@ -50,6 +50,7 @@ DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 _SIGNATURE_DEF_MAP_URL_SUFFIX = "/tensorflow.serving.SignatureDefMap"
 _INITIAL_BACKOFF_S = 0.05
 _MAX_BACKOFF_S = 1.0
+_MIN_CONNECT_TIMEOUT_S = 20.0  # gRPC's default min_reconnect_backoff_ms
 
 
 class ServingError(Exception):
@@ -149,17 +150,22 @@ class PredictClient:
 
     Imports neither TensorFlow nor ``tensorflow_serving``. Inputs are checked
     against the signature's metadata (fetched once and cached) before any
-    request is sent:
+    request is sent, as TF Serving checks them:
 
     - names: every signature input must be given and no other name;
-    - dtypes: an input is converted to the signature's dtype when nothing is
-      lost: a safe NumPy cast (``uint8 -> float32``, ``int32 -> int64``,
-      ``float32 -> float64``), an integer array whose values all fit the
-      target type (``int64 -> int32``, Python ints -> ``float32``), or a
-      narrower float of the same kind (``float64 -> float32`` rounds, as
-      NumPy does). Anything else (floats to integers, complex to real,
-      numbers to strings and back) raises `InvalidInputError`;
-    - shapes: the rank and every dimension the signature fixes.
+    - dtypes: like TF Serving ("Expects arg[0] to be float32 but float64 is
+      provided"), an array whose dtype differs from the signature's is
+      refused when converting would change its values or their meaning:
+      ``float64 -> float32`` (rounding), integers to floats (``uint8``
+      pixels reaching a model that expects them scaled), floats to
+      integers, anything to or from strings. Widening within a kind
+      (``float32 -> float64``, ``int32 -> int64``, ``uint8 -> int32``) and
+      integers whose values all fit a narrower integer type are converted.
+      ``cast=True`` converts the rest too where the values fit. Python
+      lists and scalars carry no dtype of their own and are converted to
+      the signature's where their values fit;
+    - shapes are left to the model, as TF Serving leaves them to the graph:
+      an input of shape ``[1]`` for a ``[-1, 1]`` signature is sent.
 
     Failures raise `ServingError` subclasses that keep the gRPC code and
     details. Only UNAVAILABLE is retried, with exponential backoff, and all
@@ -183,6 +189,16 @@ class PredictClient:
             server must allow the same size.
         validate_inputs: Check inputs against the metadata before sending.
         channel_options: Extra gRPC channel options as ``(key, value)`` pairs.
+        wait_for_ready: gRPC's wait-for-ready: a call made while the server
+            cannot be reached waits (until its timeout) for a connection
+            instead of failing with UNAVAILABLE after ``retries``. Either way
+            a slow connection set-up (a distant server, a TLS handshake) is
+            waited for until the call's timeout.
+        cast: Convert arrays whose dtype differs from the signature's even
+            when that changes values or their meaning (``float64 ->
+            float32`` rounding, integers to floats). Values that do not fit
+            (``1e300`` in float32, floats with fractions to integers) are
+            refused even then.
 
     Example::
 
@@ -204,6 +220,8 @@ class PredictClient:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         validate_inputs: bool = True,
         channel_options: Sequence[tuple[str, Any]] = (),
+        wait_for_ready: bool = False,
+        cast: bool = False,
     ) -> None:
         if not isinstance(target, str) or not target:
             raise ValueError(
@@ -240,14 +258,23 @@ class PredictClient:
         self.retries = int(retries)
         self.max_message_bytes = int(max_message_bytes)
         self.validate_inputs = validate_inputs
+        self.wait_for_ready = bool(wait_for_ready)
+        self.cast = bool(cast)
         # Short reconnect backoff: a server that restarts or is still starting
         # (wait_until_available) is found again within about a second instead
-        # of gRPC's default backoff, which grows to two minutes.
+        # of gRPC's default backoff, which grows to two minutes. gRPC also
+        # uses min_reconnect_backoff_ms as the time one connection attempt
+        # (TCP, TLS handshake, HTTP/2 SETTINGS) may take, so it must not be
+        # short: 100 ms cut off every server 100 ms away. One attempt may take
+        # as long as a call may (at least gRPC's default 20 s); each call's
+        # own deadline still bounds how long that call waits.
         merged = {
             "grpc.max_send_message_length": self.max_message_bytes,
             "grpc.max_receive_message_length": self.max_message_bytes,
             "grpc.initial_reconnect_backoff_ms": 100,
-            "grpc.min_reconnect_backoff_ms": 100,
+            "grpc.min_reconnect_backoff_ms": int(
+                max(self.timeout, _MIN_CONNECT_TIMEOUT_S) * 1000
+            ),
             "grpc.max_reconnect_backoff_ms": 1000,
             **dict(channel_options),
         }
@@ -330,7 +357,9 @@ class PredictClient:
                     method_name,
                 )
             try:
-                return method(request, timeout=remaining)
+                return method(
+                    request, timeout=remaining, wait_for_ready=self.wait_for_ready
+                )
             except grpc.RpcError as error:
                 code = error.code()
                 details = error.details() or ""
@@ -426,10 +455,19 @@ class PredictClient:
             GET_MODEL_STATUS_METHOD,
         )
 
-    def metadata(self, refresh: bool = False) -> ModelMetadata:
+    def metadata(
+        self, refresh: bool = False, timeout: float | None = None
+    ) -> ModelMetadata:
         """The signature's inputs and outputs (PredictionService.GetModelMetadata).
 
-        Fetched once and cached; ``refresh=True`` asks the server again.
+        Fetched once and cached; ``refresh=True`` asks the server again. The
+        cache is dropped by itself when a Predict is answered by another
+        version than the cached one, and refreshed when the inputs stop
+        matching it (a hot swap that renamed an input).
+
+        Args:
+            refresh: Ask the server even when cached.
+            timeout: Seconds for the call; default: the client's.
 
         Returns:
             A `ModelMetadata` with NumPy dtypes and tuple shapes.
@@ -440,15 +478,15 @@ class PredictClient:
         """
         with self._metadata_lock:
             if self._metadata is None or refresh:
-                self._metadata = self._fetch_metadata()
+                self._metadata = self._fetch_metadata(timeout)
             return self._metadata
 
-    def _fetch_metadata(self) -> ModelMetadata:
+    def _fetch_metadata(self, timeout: float | None = None) -> ModelMetadata:
         request = protos.GetModelMetadataRequest()
         self._model_spec(request.model_spec)
         request.metadata_field.append("signature_def")
         response = self._call(
-            self._get_model_metadata, GET_MODEL_METADATA_METHOD, request
+            self._get_model_metadata, GET_MODEL_METADATA_METHOD, request, timeout
         )
         packed = response.metadata["signature_def"]
         if not packed.type_url.endswith(_SIGNATURE_DEF_MAP_URL_SUFFIX):
@@ -490,7 +528,8 @@ class PredictClient:
             inputs: A dict of arrays by input name, or one array when the
                 signature has exactly one input.
             output_filter: Names of the outputs to compute; default: all.
-            timeout: Seconds for this call; default: the client's.
+            timeout: Seconds for this call, the metadata fetch it may need
+                included; default: the client's.
 
         Returns:
             A dict of NumPy arrays by output name.
@@ -501,8 +540,26 @@ class PredictClient:
             ModelNotFoundError: The server does not serve the model/version.
             ServerUnavailableError: No answer within the timeout.
         """
-        arrays = self._prepare(inputs, output_filter)
-        return self._send(arrays, output_filter, timeout)
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        arrays, metadata = self._prepare(inputs, output_filter, deadline)
+        try:
+            outputs, answered = self._send_versioned(
+                arrays, output_filter, _remaining(deadline), None
+            )
+        except InvalidInputError as error:
+            # The server refused inputs checked against cached metadata: if
+            # a hot swap changed the signature, check and send once more.
+            if error.method is None or metadata is None:
+                raise
+            fresh = self.metadata(refresh=True, timeout=_remaining(deadline))
+            if _same_signature(fresh, metadata):
+                raise
+            arrays, metadata = self._prepare(inputs, output_filter, deadline)
+            outputs, answered = self._send_versioned(
+                arrays, output_filter, _remaining(deadline), None
+            )
+        self._note_answering_version(metadata, answered)
+        return outputs
 
     def predict_batched(
         self,
@@ -517,6 +574,12 @@ class PredictClient:
         Use it for batches larger than the server's message limit or batch
         size. Each piece is one `predict` call with its own timeout.
 
+        One call is answered by one model version: the first piece is sent
+        alone, and the version that answered it (the server reports it in
+        ``model_spec.version``) is asked for by number on every later piece.
+        If that version is unloaded meanwhile (a hot swap), the call raises
+        `ModelNotFoundError` saying so rather than mixing two models' answers.
+
         Args:
             inputs: As for `predict`; every input must have the same length
                 along axis 0.
@@ -527,13 +590,15 @@ class PredictClient:
         Returns:
             A dict of arrays by output name, concatenated along axis 0.
         """
-        if isinstance(batch_size, bool) or int(batch_size) != batch_size:
+        if isinstance(batch_size, bool) or not isinstance(
+            batch_size, (int, np.integer)
+        ):
             raise ValueError(f"Expected an int batch_size. Received: {batch_size!r}")
         if batch_size <= 0:
             raise ValueError(f"Expected batch_size > 0. Received: {batch_size}")
         if concurrency <= 0:
             raise ValueError(f"Expected concurrency > 0. Received: {concurrency}")
-        arrays = self._prepare(inputs, output_filter)
+        arrays, metadata = self._prepare(inputs, output_filter, None)
         lengths = {name: a.shape[0] if a.ndim else None for name, a in arrays.items()}
         if len(set(lengths.values())) != 1 or None in lengths.values():
             raise InvalidInputError(
@@ -547,15 +612,47 @@ class PredictClient:
             {name: a[start : start + batch_size] for name, a in arrays.items()}
             for start in starts
         ]
+        # The first piece goes alone; the version that answers it is asked for
+        # by name on every later piece, so that a hot swap in the middle
+        # cannot answer one call with two models.
+        first, version = self._send_versioned(pieces[0], output_filter, None, None)
+        self._note_answering_version(metadata, version)
         if len(pieces) == 1:
-            return self._send(pieces[0], output_filter, None)
+            return first
+        pinned = self.version if self.version is not None else version
+
+        def send(piece: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+            try:
+                outputs, answered = self._send_versioned(
+                    piece, output_filter, None, pinned
+                )
+            except ModelNotFoundError as error:
+                if pinned is None or self.version is not None:
+                    raise
+                raise ModelNotFoundError(
+                    error.code,
+                    f"version {pinned} of model {self.model_name!r}, which "
+                    "answered the first piece of this predict_batched call, is "
+                    "no longer served (a new version replaced it meanwhile); "
+                    "call predict_batched again to be answered by the new "
+                    f"version. Server said: {error.details}",
+                    error.method,
+                ) from None
+            if pinned is not None and answered not in (None, pinned):
+                raise ServingError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"asked for version {pinned} of model {self.model_name!r}, "
+                    f"answered by version {answered}; the answer of this "
+                    "predict_batched call would mix two models.",
+                    PREDICT_METHOD,
+                )
+            return outputs
+
         with ThreadPoolExecutor(
-            max_workers=min(concurrency, len(pieces)),
+            max_workers=min(concurrency, len(pieces) - 1),
             thread_name_prefix="keras_apps_predict",
         ) as pool:
-            results = list(
-                pool.map(lambda piece: self._send(piece, output_filter, None), pieces)
-            )
+            results = [first, *pool.map(send, pieces[1:])]
         return {
             name: np.concatenate([r[name] for r in results], axis=0)
             for name in results[0]
@@ -563,10 +660,23 @@ class PredictClient:
 
     # ------------------------------------------------------------ internals
 
+    def _note_answering_version(
+        self, metadata: ModelMetadata | None, answered: int | None
+    ) -> None:
+        """Drops cached metadata that belongs to another version than answered."""
+        if metadata is None or answered is None or answered == metadata.version:
+            return
+        with self._metadata_lock:
+            if self._metadata is metadata:
+                self._metadata = None
+
     def _prepare(
-        self, inputs: Any, output_filter: Sequence[str] | None
-    ) -> dict[str, np.ndarray]:
-        """Names, converts and checks the inputs before anything is sent."""
+        self, inputs: Any, output_filter: Sequence[str] | None, deadline: float | None
+    ) -> tuple[dict[str, np.ndarray], ModelMetadata | None]:
+        """Names, converts and checks the inputs before anything is sent.
+
+        Returns the arrays and the metadata they were checked against.
+        """
         if isinstance(output_filter, str):
             raise TypeError(
                 "Expected output_filter as a list of output names. "
@@ -580,8 +690,15 @@ class PredictClient:
                     f"(the input names come from the metadata). Received "
                     f"{type(inputs).__name__}.",
                 )
-            return {str(k): np.asarray(v) for k, v in inputs.items()}
-        metadata = self.metadata()
+            return {str(k): np.asarray(v) for k, v in inputs.items()}, None
+        timeout = None if deadline is None else _remaining(deadline)
+        cached = self._metadata is not None
+        metadata = self.metadata(timeout=timeout)
+        if cached and isinstance(inputs, Mapping):
+            if set(map(str, inputs)) != set(metadata.inputs):
+                # Cached before a hot swap that renamed inputs? Ask again.
+                timeout = None if deadline is None else _remaining(deadline)
+                metadata = self.metadata(refresh=True, timeout=timeout)
         expected = sorted(metadata.inputs)
         if not isinstance(inputs, Mapping):
             if len(expected) != 1:
@@ -610,10 +727,11 @@ class PredictClient:
                     f"signature {metadata.signature_name!r} has outputs "
                     f"{sorted(metadata.outputs)}.",
                 )
-        return {
-            name: _conform(name, inputs[name], metadata.inputs[name])
+        arrays = {
+            name: _conform(name, inputs[name], metadata.inputs[name], self.cast)
             for name in expected
         }
+        return arrays, metadata
 
     def _send(
         self,
@@ -621,8 +739,24 @@ class PredictClient:
         output_filter: Sequence[str] | None,
         timeout: float | None,
     ) -> dict[str, np.ndarray]:
+        return self._send_versioned(arrays, output_filter, timeout, None)[0]
+
+    def _send_versioned(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        output_filter: Sequence[str] | None,
+        timeout: float | None,
+        version: int | None,
+    ) -> tuple[dict[str, np.ndarray], int | None]:
+        """One Predict; returns the outputs and the version that answered.
+
+        ``version`` asks for that version instead of the client's choice.
+        """
         request = protos.PredictRequest()
         self._model_spec(request.model_spec)
+        if version is not None:
+            request.model_spec.ClearField("version_label")
+            request.model_spec.version.value = version
         for name, array in arrays.items():
             encode_tensor(array, out=request.inputs[name])
         if output_filter:
@@ -636,9 +770,12 @@ class PredictClient:
                 "batch_size, or raise max_message_bytes here and on the server.",
             )
         response = self._call(self._predict, PREDICT_METHOD, request, timeout)
-        return {
+        outputs = {
             name: decode_tensor(tensor) for name, tensor in response.outputs.items()
         }
+        spec = response.model_spec
+        answered = int(spec.version.value) if spec.HasField("version") else None
+        return outputs, answered
 
 
 def _enum_name(enum: Any, number: int) -> str:
@@ -667,29 +804,28 @@ def _tensor_infos(infos: Mapping[str, Any]) -> dict[str, TensorMetadata]:
     return result
 
 
-def _conform(name: str, value: Any, spec: TensorMetadata) -> np.ndarray:
-    """Converts ``value`` to the signature's dtype when lossless; checks shape."""
+def _remaining(deadline: float) -> float:
+    """Seconds left until ``deadline`` (a `time.monotonic` time); may be <= 0."""
+    return deadline - time.monotonic()
+
+
+def _same_signature(a: ModelMetadata, b: ModelMetadata) -> bool:
+    return a.version == b.version and a.inputs == b.inputs
+
+
+def _conform(name: str, value: Any, spec: TensorMetadata, cast: bool) -> np.ndarray:
+    """Converts ``value`` to the signature's dtype where allowed (see the class).
+
+    Shapes are not checked: TF Serving leaves them to the graph.
+    """
+    has_dtype = isinstance(value, (np.ndarray, np.generic)) or hasattr(value, "dtype")
     array = np.asarray(value)
-    array = _convert_dtype(name, array, spec.dtype)
-    if spec.shape is not None:
-        if array.ndim != len(spec.shape):
-            raise InvalidInputError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"input {name!r} must have rank {len(spec.shape)} (shape "
-                f"{_shape_text(spec.shape)}). Received shape {array.shape}.",
-            )
-        for axis, (want, got) in enumerate(zip(spec.shape, array.shape, strict=True)):
-            if want is not None and want != got:
-                raise InvalidInputError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"input {name!r} must have shape {_shape_text(spec.shape)}; "
-                    f"received shape {array.shape} (axis {axis} is {got}, "
-                    f"expected {want}).",
-                )
-    return array
+    return _convert_dtype(name, array, spec.dtype, cast or not has_dtype)
 
 
-def _convert_dtype(name: str, array: np.ndarray, target: np.dtype) -> np.ndarray:
+def _convert_dtype(
+    name: str, array: np.ndarray, target: np.dtype, cast: bool
+) -> np.ndarray:
     source = array.dtype
     if target.kind == "O":  # DT_STRING takes bytes, str or object arrays of them
         if source.kind in "SUO":
@@ -699,7 +835,15 @@ def _convert_dtype(name: str, array: np.ndarray, target: np.dtype) -> np.ndarray
         return array
     if source.kind in "SUO":
         raise _dtype_error(name, source, target)
-    if np.can_cast(source, target, casting="safe"):
+    same_kind = (
+        (source.kind in "iu" and target.kind in "iu")
+        or (_is_float(source) and _is_float(target))
+        or (source.kind == "c" and target.kind == "c")
+        or (source.kind == "b" and target.kind == "b")
+    )
+    if not same_kind and not cast:
+        raise _mismatch_error(name, source, target)
+    if np.can_cast(source, target, casting="safe") and (same_kind or cast):
         return array.astype(target)
     if source.kind in "iub" and (target.kind in "iu" or _is_float(target)):
         converted = array.astype(target)
@@ -714,8 +858,42 @@ def _convert_dtype(name: str, array: np.ndarray, target: np.dtype) -> np.ndarray
             "yourself if that is intended.",
         )
     if _is_float(source) and _is_float(target):
-        return array.astype(target)
+        if not cast:
+            raise _mismatch_error(name, source, target)
+        with np.errstate(over="ignore", invalid="ignore"):
+            converted = array.astype(target)
+            overflow = np.isfinite(array) & ~np.isfinite(converted)
+        if np.any(overflow):
+            index = tuple(int(i) for i in np.argwhere(overflow)[0])
+            raise InvalidInputError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"input {name!r} must be {target}; the received {source} value "
+                f"{array[index].item()!r} at index {list(index)} is out of {target}'s "
+                f"range (largest {float(_finfo_max(target)):.4g}) and would "
+                "become inf. Scale or clip it first.",
+            )
+        return converted
     raise _dtype_error(name, source, target)
+
+
+def _finfo_max(dtype: np.dtype) -> float:
+    try:
+        return float(np.finfo(dtype).max)
+    except ValueError:  # ml_dtypes types
+        import ml_dtypes
+
+        return float(ml_dtypes.finfo(dtype).max)
+
+
+def _mismatch_error(name: str, source: np.dtype, target: np.dtype) -> InvalidInputError:
+    return InvalidInputError(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"Expects input {name!r} to be {target} but {source} is provided. "
+        f"Converting {source} to {target} changes values or their meaning "
+        "(rounding; integer pixels reaching a model that expects scaled floats), "
+        "and TF Serving refuses it too. Convert the array yourself, or pass "
+        "cast=True to PredictClient.",
+    )
 
 
 def _is_float(dtype: np.dtype) -> bool:

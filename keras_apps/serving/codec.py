@@ -375,3 +375,80 @@ def _shape_text(shape_proto: Any) -> str:
     if shape_proto.unknown_rank:
         return "<unknown rank>"
     return str([dim.size for dim in shape_proto.dim])
+
+
+def value_field(data_type_number: int) -> str:
+    """The repeated ``TensorProto`` field that holds values of a data type.
+
+    ``"float_val"`` for DT_FLOAT, ``"int_val"`` for DT_INT32 and DT_UINT8,
+    ``"half_val"`` for DT_HALF and DT_BFLOAT16, ``"string_val"`` for DT_STRING,
+    ...: the field TF Serving fills when it does not use ``tensor_content``.
+
+    Raises:
+        TypeError: If the data type is not supported (as for `numpy_dtype`).
+
+    Example:
+
+    >>> from keras_apps.serving.codec import value_field
+    >>> value_field(1), value_field(7)
+    ('float_val', 'string_val')
+    """
+    if data_type_number == DT_STRING:
+        return "string_val"
+    numpy_dtype(data_type_number)  # TypeError for what this codec cannot read
+    return _VAL_FIELDS[_DT.Name(data_type_number)]
+
+
+def encode_tensor_values(value: Any, dtype: Any = None, out: Any = None) -> Any:
+    """Encodes an array in the typed ``*_val`` fields, as TF Serving answers.
+
+    TF Serving fills ``float_val``, ``int_val``, ``int64_val``, ``half_val``
+    (float16 and bfloat16 as uint16 bit patterns), ``scomplex_val`` (real and
+    imaginary parts), ``string_val``, ... (TensorFlow's ``Tensor::AsProtoField``)
+    unless it runs with ``--enable_serialization_as_tensor_content``, which
+    `encode_tensor` matches. Scalars hold one value; int8, int16, uint8 and
+    uint16 go to ``int_val``; float8 types to the ``float8_val`` bytes.
+
+    Args:
+        value: A NumPy array or anything `np.asarray` accepts.
+        dtype: Optional dtype to convert ``value`` to first.
+        out: Optional ``TensorProto`` to fill in place (cleared first).
+
+    Returns:
+        The filled ``TensorProto`` (``out`` when given).
+
+    Example:
+
+    >>> from keras_apps.serving.codec import encode_tensor_values
+    >>> proto = encode_tensor_values([[1.5, 2.0]], dtype="float32")
+    >>> list(proto.float_val), len(proto.tensor_content)
+    ([1.5, 2.0], 0)
+    """
+    array = np.asarray(value, dtype=dtype)
+    number = data_type(array.dtype)
+    if number == DT_STRING:
+        return encode_tensor(array, out=out)
+    proto = protos.TensorProto() if out is None else out
+    if out is not None:
+        proto.Clear()
+    proto.dtype = number
+    shape = proto.tensor_shape
+    shape.SetInParent()
+    for size in array.shape:
+        shape.dim.add().size = size
+    field = _VAL_FIELDS[_DT.Name(number)]
+    flat = array.ravel(order="C")
+    values: list[Any]
+    if field == "float8_val":
+        proto.float8_val = flat.view(np.uint8).tobytes()
+        return proto
+    if field == "half_val":
+        values = flat.view(np.uint16).tolist()
+    elif field == "scomplex_val":
+        values = flat.view(np.float32).tolist()
+    elif field == "dcomplex_val":
+        values = flat.view(np.float64).tolist()
+    else:
+        values = flat.tolist()
+    getattr(proto, field).extend(values)
+    return proto

@@ -16,6 +16,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from keras_apps._layout import check_model_name
+
 CONTAINER_MODELS_DIR = "/models"
 """Where model directories are mounted inside the container."""
 
@@ -24,6 +26,9 @@ CONTAINER_CONFIG_DIR = "/config"
 
 GPU_IMAGE = "tensorflow/serving:latest-gpu"
 CPU_IMAGE = "tensorflow/serving:latest"
+
+LOOPBACK = "127.0.0.1"
+"""The default host address the container's ports are published on."""
 
 
 def check_model_source(
@@ -55,6 +60,7 @@ def tf_serving_command(
     gpu: bool = True,
     grpc_port: int = 8500,
     rest_port: int = 8501,
+    publish_host: str = LOOPBACK,
     image: str | None = None,
     batching_parameters_file: str | os.PathLike[str] | None = None,
     enable_warmup: bool = True,
@@ -74,7 +80,11 @@ def tf_serving_command(
     ``model_config_poll_seconds``.
 
     The server inside listens on 8500 (gRPC) and 8501 (REST); ``grpc_port``
-    and ``rest_port`` are the host ports published for them. New version
+    and ``rest_port`` are the host ports published for them, on
+    ``publish_host``: loopback by default, so only this host reaches them.
+    The server has no authentication, so open it to the network
+    (``publish_host="0.0.0.0"``, or one interface's address) only behind a
+    firewall or a TLS-terminating proxy. New version
     directories are picked up while it runs; warmup requests found in
     ``assets.extra/tf_serving_warmup_requests`` are replayed before a version
     is served (``--enable_model_warmup``).
@@ -87,6 +97,9 @@ def tf_serving_command(
         gpu: Pass ``--gpus all`` and default to the GPU image.
         grpc_port: Host port for gRPC.
         rest_port: Host port for REST.
+        publish_host: Host address the ports are published on (docker's
+            ``-p HOST:PORT:PORT``): ``"127.0.0.1"`` (default, this host only),
+            an interface's address, or ``"0.0.0.0"`` for all interfaces.
         image: Image to run; default ``tensorflow/serving:latest-gpu`` (or
             ``tensorflow/serving:latest`` when ``gpu=False``).
         batching_parameters_file: Host path of a batching parameters text
@@ -108,7 +121,8 @@ def tf_serving_command(
 
     >>> command = tf_serving_command("digits", "/srv/models/digits")
     >>> command  # doctest: +NORMALIZE_WHITESPACE
-    ['docker', 'run', '--rm', '--gpus', 'all', '-p', '8500:8500', '-p', '8501:8501',
+    ['docker', 'run', '--rm', '--gpus', 'all', '-p', '127.0.0.1:8500:8500',
+     '-p', '127.0.0.1:8501:8501',
      '--mount', 'type=bind,source=/srv/models/digits,target=/models/digits,readonly',
      '-e', 'MODEL_NAME=digits', 'tensorflow/serving:latest-gpu',
      '--enable_model_warmup=true', '--enable_serialization_as_tensor_content=true']
@@ -129,16 +143,17 @@ def tf_serving_command(
     command = [docker, "run", "--rm"]
     if gpu:
         command += ["--gpus", "all"]
-    command += ["-p", f"{grpc_port}:8500", "-p", f"{rest_port}:8501"]
+    if not isinstance(publish_host, str) or not publish_host or "/" in publish_host:
+        raise ValueError(
+            "publish_host must be a host address such as '127.0.0.1' or "
+            f"'0.0.0.0'. Received: publish_host={publish_host!r}"
+        )
+    host = f"[{publish_host}]" if ":" in publish_host else publish_host
+    command += ["-p", f"{host}:{grpc_port}:8500", "-p", f"{host}:{rest_port}:8501"]
     server_flags = []
     if model_base_path is not None:
         source = _absolute(model_base_path)
-        name = model_name or PurePosixPath(source).name
-        if not name or "/" in name or "," in name:
-            raise ValueError(
-                "model_name must be a non-empty name without '/' or ','. "
-                f"Received: model_name={name!r}"
-            )
+        name = check_model_name(model_name or PurePosixPath(source).name)
         command += [
             "--mount",
             _bind(source, f"{CONTAINER_MODELS_DIR}/{name}"),

@@ -14,593 +14,114 @@ Behaviour it shares with TF Serving:
   selects which are served. The base path is polled every
   ``file_system_poll_wait_seconds``; a new version is loaded (and warmed up from
   ``assets.extra/tf_serving_warmup_requests``) before it replaces the old one,
-  and a version that fails to load never replaces a working one.
+  and a version that fails to load never replaces a working one. A failed load
+  is retried ``max_num_load_retries`` times, ``load_retry_interval_micros``
+  apart, and GetModelStatus reports its state and error. Folder names that are
+  no version (``"²"``, ``"١٢"``, a number above int64) are skipped with one
+  warning; a served version whose folder vanishes is unloaded.
+- A version number that was loaded is never loaded again from changed files,
+  as in TF Serving: rewriting ``base_path/3`` in place (``export_for_serving``
+  with ``overwrite=True``) leaves a running server on the old weights until it
+  restarts. Publish a new version number instead.
 - Status codes: ``NOT_FOUND`` for an unknown model or version,
   ``INVALID_ARGUMENT`` for bad inputs (the message lists the expected input
-  names), ``FAILED_PRECONDITION`` for an unknown signature key, ``UNIMPLEMENTED``
-  for Classify/Regress on a signature whose method is not classify/regress.
+  names), ``FAILED_PRECONDITION`` for an unknown signature key.
 - Responses carry ``model_spec`` (name, version, signature name) and
   ``GetModelMetadata`` packs a ``SignatureDefMap`` into a
   ``google.protobuf.Any`` under the ``"signature_def"`` key.
 
-Responses encode numeric tensors in ``tensor_content`` (raw little-endian bytes),
-as TF Serving does with ``--enable_serialization_as_tensor_content``, which
-`tf_serving_command` also passes; ``serialize_as_tensor_content=False`` switches
-to the typed ``*_val`` fields that are TF Serving's default. Clients written
-with ``tf.make_ndarray`` or `keras_apps.serving.decode_tensor` read both.
+Responses fill the typed ``*_val`` fields (``float_val``, ``int_val``,
+``half_val``, ``string_val``, ...), TF Serving's default, so that a client
+reading ``outputs["y"].float_val`` works; with
+``enable_serialization_as_tensor_content=True`` (TF Serving's
+``--enable_serialization_as_tensor_content``, which `tf_serving_command`
+passes) numeric tensors come as raw little-endian ``tensor_content`` and
+strings stay in ``string_val``. Clients written with ``tf.make_ndarray`` or
+`keras_apps.serving.decode_tensor` read both.
+
+Requests are checked as TF Serving's ``predict_util`` does: input names (with
+its "Sent extra / Missing but required" message) and dtypes; shapes are left
+to the graph, whose error is the answer. Classify and Regress serve every
+signature that takes serialized ``tf.Example``s (TF1 classify/regress
+signatures and TF2 ones, whose method name is always predict), and
+MultiInference runs several of them on one input. A ``model_config_file`` is
+re-read every ``model_config_file_poll_wait_seconds`` (0: never, TF Serving's
+default). ``rest_api_port`` adds TF Serving's REST API.
+
+What it exposes: whoever reaches its port can run every served model
+(Predict, Classify, Regress), read every signature and version status, and,
+through ``HandleReloadConfigRequest``, make the server load any SavedModel its
+user can read, whose graph then runs with the server's file access (a
+signature calling ``tf.io.read_file`` returns any file). Hence: it binds
+loopback by default and warns loudly when told to bind beyond; reload is off
+by default beyond loopback (``allow_reload_config``); and it speaks TLS when
+given a certificate and key (``ssl_certificate_file``, ``ssl_key_file``), with
+client certificates required when given the CA that signs them
+(``ssl_client_ca_file``).
+
+The server is built of rooms of one job each: ``_model_config`` (which models:
+the ``ModelServerConfig``), ``_versions`` (version discovery, loading, retries
+and unloading), ``_handlers`` (TF Serving's requests in, responses out, plain
+functions testable without gRPC), ``_grpc_services`` and ``_rest`` (the two
+transports over those handlers), `keras_apps.serving.server_process` (the
+child-process launcher, TensorFlow-free) and this module (binding, TLS,
+polling, lifecycle).
 
 This module imports TensorFlow; the client side of `keras_apps.serving` does not.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
+import ipaddress
 import logging
 import math
 import os
-import shutil
-import signal
-import subprocess
-import sys
-import tempfile
+import ssl
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent import futures
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import grpc
-import numpy as np
-import tensorflow as tf
-from google.protobuf import text_format
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
-from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, saved_model_pb2
-from tensorflow_serving.apis import (
-    classification_pb2,
-    get_model_metadata_pb2,
-    get_model_status_pb2,
-    input_pb2,
-    model_management_pb2,
-    model_service_pb2_grpc,
-    predict_pb2,
-    prediction_log_pb2,
-    prediction_service_pb2_grpc,
-    regression_pb2,
-)
-from tensorflow_serving.config import model_server_config_pb2
 
-from keras_apps._layout import parse_version
+from keras_apps.serving._grpc_services import add_services
+from keras_apps.serving._handlers import RequestHandlers, check_tensor_header
+from keras_apps.serving._model_config import (
+    ModelConfig,
+    configs_from_proto,
+    read_config_file,
+)
+from keras_apps.serving._versions import ModelRegistry
 from keras_apps.serving.container import check_model_source
+from keras_apps.serving.server_process import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    ServerProcess,
+    check_port_free,
+    spawn,
+)
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "LocalModelServer",
+    "ServerProcess",
+    "check_port_free",
+    "check_tensor_header",
+    "is_loopback",
+]
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-"""Default gRPC message limit: 64 MiB, above a batch of 32 float32 224x224x3
-images (19.3 MB)."""
 
-_PREDICT_METHOD = "tensorflow/serving/predict"
-_CLASSIFY_METHOD = "tensorflow/serving/classify"
-_REGRESS_METHOD = "tensorflow/serving/regress"
-_DEFAULT_SIGNATURE = "serving_default"
-_INIT_OP_SIGNATURE = "__saved_model_init_op"  # the TF2 init op, not a signature
-_WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-_MAX_WARMUP_RECORDS = 1000  # TF Serving's limit
-
-_State = get_model_status_pb2.ModelVersionStatus.State
-
-
-class _RpcError(Exception):
-    """An error answered to the client with a gRPC status code."""
-
-    def __init__(self, code: grpc.StatusCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-# ---------------------------------------------------------------------------
-# Tensor encoding.
-
-
-def _dtype_name(dtype_enum: int) -> str:
-    try:
-        return tf.dtypes.as_dtype(dtype_enum).name
-    except TypeError:
-        return types_pb2.DataType.Name(dtype_enum)
-
-
-def tensor_proto_to_ndarray(proto: tensor_pb2.TensorProto) -> np.ndarray:
-    """Decodes a ``TensorProto`` (``tensor_content`` or ``*_val`` fields)."""
-    if proto.dtype == types_pb2.DT_INVALID:
-        raise ValueError("the tensor has no dtype (DT_INVALID)")
-    dtype = tf.dtypes.as_dtype(proto.dtype)
-    shape = [d.size for d in proto.tensor_shape.dim]
-    # Each read of a bytes field copies it: read the raw content once.
-    content = proto.tensor_content
-    if content and dtype != tf.string:
-        np_dtype = np.dtype(dtype.as_numpy_dtype).newbyteorder("<")
-        count = math.prod(shape)
-        if len(content) != count * np_dtype.itemsize:
-            raise ValueError(
-                f"tensor_content holds {len(content)} bytes but shape "
-                f"{shape} of {dtype.name} needs {count * np_dtype.itemsize}"
-            )
-        return np.frombuffer(content, dtype=np_dtype).reshape(shape)
-    return tf.make_ndarray(proto)
-
-
-_VALUE_FIELDS = {
-    np.dtype("float32"): "float_val",
-    np.dtype("float64"): "double_val",
-    np.dtype("int8"): "int_val",
-    np.dtype("int16"): "int_val",
-    np.dtype("int32"): "int_val",
-    np.dtype("uint8"): "int_val",
-    np.dtype("uint16"): "int_val",
-    np.dtype("int64"): "int64_val",
-    np.dtype("uint32"): "uint32_val",
-    np.dtype("uint64"): "uint64_val",
-    np.dtype("bool"): "bool_val",
-}
-
-
-def ndarray_to_tensor_proto(
-    array: np.ndarray, tensor_content: bool = True
-) -> tensor_pb2.TensorProto:
-    """Encodes an array as a ``TensorProto`` the way TF Serving answers.
-
-    Args:
-        array: The array. Strings (``bytes``/``str``/object) go to
-            ``string_val``.
-        tensor_content: Raw bytes in ``tensor_content`` when ``True``; the typed
-            ``*_val`` field (``float_val``, ``int64_val``, ...) when ``False``.
-    """
-    array = np.asarray(array)
-    dtype = tf.dtypes.as_dtype(
-        tf.string if array.dtype.kind in ("S", "U", "O") else array.dtype
-    )
-    proto = tensor_pb2.TensorProto(
-        dtype=dtype.as_datatype_enum,
-        tensor_shape=tensor_shape_pb2.TensorShapeProto(
-            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=d) for d in array.shape]
-        ),
-    )
-    if dtype == tf.string:
-        proto.string_val.extend(
-            v.encode("utf-8") if isinstance(v, str) else bytes(v) for v in array.ravel()
-        )
-    elif tensor_content:
-        little = array.astype(array.dtype.newbyteorder("<"), copy=False)
-        proto.tensor_content = np.ascontiguousarray(little).tobytes()
-    elif dtype in (tf.float16, tf.bfloat16):
-        proto.half_val.extend(array.ravel().view(np.uint16).tolist())
-    elif dtype == tf.complex64:
-        proto.scomplex_val.extend(array.ravel().view(np.float32).tolist())
-    elif dtype == tf.complex128:
-        proto.dcomplex_val.extend(array.ravel().view(np.float64).tolist())
-    else:
-        getattr(proto, _VALUE_FIELDS[np.dtype(array.dtype)]).extend(
-            array.ravel().tolist()
-        )
-    return proto
-
-
-def _shape_text(dims: Iterable[int]) -> str:
-    return "[" + ",".join(str(d) for d in dims) + "]"
-
-
-def _is_compatible(
-    shape: tensor_shape_pb2.TensorShapeProto, dims: Sequence[int]
-) -> bool:
-    if shape.unknown_rank:
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the port on this machine (127.0.0.0/8, ::1)."""
+    if host.strip("[]").lower() == "localhost":
         return True
-    if len(shape.dim) != len(dims):
-        return False
-    return all(s.size < 0 or s.size == d for s, d in zip(shape.dim, dims, strict=True))
-
-
-# ---------------------------------------------------------------------------
-# Model configuration.
-
-
-@dataclass(frozen=True)
-class _ModelConfig:
-    name: str
-    base_path: Path
-    policy: str = "latest"
-    num_versions: int = 1
-    versions: tuple[int, ...] = ()
-    labels: Mapping[str, int] = field(default_factory=dict)
-
-    def select(self, available: Sequence[int]) -> list[int]:
-        if self.policy == "all":
-            return sorted(available)
-        if self.policy == "specific":
-            return sorted(set(available) & set(self.versions))
-        return sorted(available)[-self.num_versions :]
-
-
-def _read_config_file(
-    path: str | os.PathLike[str],
-) -> model_server_config_pb2.ModelServerConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"model_config_file {str(path)!r} does not exist; expected a "
-            "ModelServerConfig text proto (see keras_apps.export.write_model_config)"
-        )
     try:
-        return text_format.Parse(
-            path.read_text(), model_server_config_pb2.ModelServerConfig()
-        )
-    except text_format.ParseError as error:
-        raise ValueError(
-            f"model_config_file {str(path)!r} is not a valid ModelServerConfig "
-            f"text proto: {error}"
-        ) from error
-
-
-def _configs_from_proto(
-    config: model_server_config_pb2.ModelServerConfig, relative_to: Path | None
-) -> list[_ModelConfig]:
-    if config.WhichOneof("config") != "model_config_list":
-        raise ValueError(
-            "ServerModelConfig type not supported: only model_config_list is "
-            f"supported, received {config.WhichOneof('config')!r}"
-        )
-    models = []
-    names: set[str] = set()
-    for entry in config.model_config_list.config:
-        if not entry.name:
-            raise ValueError("every model config needs a name; received an empty one")
-        if entry.name in names:
-            raise ValueError(f"model name {entry.name!r} appears twice in the config")
-        names.add(entry.name)
-        if entry.model_platform not in ("", "tensorflow"):
-            raise ValueError(
-                f"model {entry.name!r}: model_platform must be 'tensorflow', "
-                f"received {entry.model_platform!r}"
-            )
-        base = Path(entry.base_path)
-        if not entry.base_path:
-            raise ValueError(f"model {entry.name!r} has no base_path")
-        if not base.is_absolute() and relative_to is not None:
-            base = relative_to / base
-        policy = entry.model_version_policy
-        kind = policy.WhichOneof("policy_choice") or "latest"
-        num_versions = 1
-        versions: tuple[int, ...] = ()
-        if kind == "latest":
-            num_versions = policy.latest.num_versions or 1
-        elif kind == "specific":
-            versions = tuple(policy.specific.versions)
-            if not versions:
-                raise ValueError(
-                    f"model {entry.name!r}: the specific version policy lists no "
-                    "versions"
-                )
-        models.append(
-            _ModelConfig(
-                name=entry.name,
-                base_path=base,
-                policy=kind,
-                num_versions=num_versions,
-                versions=versions,
-                labels=dict(entry.version_labels),
-            )
-        )
-    return models
-
-
-# ---------------------------------------------------------------------------
-# Loaded versions.
-
-
-class _V1LoaderDeprecationFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "saved_model.loader_impl) is deprecated" not in record.getMessage()
-
-
-@contextlib.contextmanager
-def _quiet_v1_loader_deprecation() -> Iterator[None]:
-    """Hides TF's "use tf.saved_model.load instead" warning for the Session loader.
-
-    The server loads into a Session on purpose (see `_LoadedVersion`); the
-    warning would only send users to the API it moved away from.
-    """
-    tf_logger = tf.get_logger()
-    quiet = _V1LoaderDeprecationFilter()
-    tf_logger.addFilter(quiet)
-    try:
-        yield
-    finally:
-        tf_logger.removeFilter(quiet)
-
-
-class _LoadedVersion:
-    """One SavedModel version: a Session over its serving graph, and its SignatureDefs.
-
-    Requests run the SignatureDef's tensors through a TF1-style Session, as TF
-    Serving does, with one cached `Session.make_callable` per signature, input
-    set and output set. A request then feeds its NumPy arrays straight into the
-    graph: no eager tensor is built and no Python arguments are bound to a
-    function signature on each call. Both cost more than they seem on a busy
-    server, where every request runs on caches its model just evicted.
-    """
-
-    def __init__(self, version: int, path: Path) -> None:
-        self.version = version
-        self.path = path
-        meta_graph = _serving_meta_graph(path)
-        self.signature_defs = dict(meta_graph.signature_def)
-        self._runnable = {
-            name for name in self.signature_defs if name != _INIT_OP_SIGNATURE
-        }
-        self._graph = tf.Graph()
-        config = tf.compat.v1.ConfigProto(
-            allow_soft_placement=True,
-            # Follow this process's settings, as tf.saved_model.load would.
-            intra_op_parallelism_threads=(
-                tf.config.threading.get_intra_op_parallelism_threads()
-            ),
-            inter_op_parallelism_threads=(
-                tf.config.threading.get_inter_op_parallelism_threads()
-            ),
-        )
-        config.gpu_options.allow_growth = True
-        self._session = tf.compat.v1.Session(graph=self._graph, config=config)
-        with self._graph.as_default(), _quiet_v1_loader_deprecation():
-            tf.compat.v1.saved_model.load(
-                self._session,
-                list(meta_graph.meta_info_def.tags),
-                str(path),
-                clear_devices=True,
-            )
-        self._graph.finalize()
-        self._callables: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
-        self._callables_lock = threading.Lock()
-
-    def signature(self, name: str) -> meta_graph_pb2.SignatureDef:
-        if name not in self._runnable:
-            raise _RpcError(
-                grpc.StatusCode.FAILED_PRECONDITION,
-                f'Serving signature key "{name}" not found.',
-            )
-        return self.signature_defs[name]
-
-    def _callable(
-        self, signature_name: str, feeds: tuple[str, ...], fetches: tuple[str, ...]
-    ) -> Any:
-        key = (signature_name, feeds, fetches)
-        runner = self._callables.get(key)
-        if runner is not None:
-            return runner
-        signature = self.signature_defs[signature_name]
-        for kind, aliases, infos in (
-            ("input", feeds, signature.inputs),
-            ("output", fetches, signature.outputs),
-        ):
-            for alias in aliases:
-                if alias not in infos:
-                    raise _RpcError(
-                        grpc.StatusCode.INVALID_ARGUMENT,
-                        f"{kind} tensor alias not found in signature: {alias}. "
-                        f"Expected one of {{{','.join(sorted(infos))}}}.",
-                    )
-                if not infos[alias].name:
-                    raise _RpcError(
-                        grpc.StatusCode.INVALID_ARGUMENT,
-                        f"{kind} '{alias}' of signature '{signature_name}' is a "
-                        "composite tensor, which LocalModelServer does not serve",
-                    )
-        feed_names = [signature.inputs[a].name for a in feeds]
-        fetch_names = [signature.outputs[a].name for a in fetches]
-        with self._callables_lock:
-            runner = self._callables.get(key)
-            if runner is None:
-                runner = self._make_callable(feed_names, fetch_names)
-                self._callables[key] = runner
-        return runner
-
-    def _make_callable(self, feed_names: list[str], fetch_names: list[str]) -> Any:
-        # The public make_callable sends feeds through the whole Session.run
-        # machinery on every call; a callable made from CallableOptions (what
-        # tf.keras's TF1 backend used) hands the arrays to C++ directly.
-        from_options = getattr(self._session, "_make_callable_from_options", None)
-        if from_options is not None:
-            options = config_pb2.CallableOptions(feed=feed_names, fetch=fetch_names)
-            return from_options(options)
-        tensor = self._graph.get_tensor_by_name
-        return self._session.make_callable(
-            [tensor(name) for name in fetch_names],
-            [tensor(name) for name in feed_names],
-        )
-
-    def run(
-        self,
-        signature_name: str,
-        inputs: Mapping[str, Any],
-        output_names: Sequence[str] | None = None,
-    ) -> dict[str, np.ndarray]:
-        """Runs a signature on NumPy inputs; all its outputs unless named."""
-        feeds = tuple(sorted(inputs))
-        fetches = tuple(
-            sorted(self.signature_defs[signature_name].outputs)
-            if output_names is None
-            else output_names
-        )
-        runner = self._callable(signature_name, feeds, fetches)
-        try:
-            values = runner(*(inputs[alias] for alias in feeds))
-        except tf.errors.OpError as error:
-            raise _RpcError(_grpc_code(error.error_code), error.message) from error
-        except (TypeError, ValueError) as error:
-            raise _RpcError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
-        return dict(zip(fetches, values, strict=True))
-
-
-def _grpc_code(tf_code: int) -> grpc.StatusCode:
-    for code in grpc.StatusCode:
-        if code.value[0] == tf_code:
-            return code
-    return grpc.StatusCode.INTERNAL
-
-
-def _serving_meta_graph(path: Path) -> meta_graph_pb2.MetaGraphDef:
-    saved_model = saved_model_pb2.SavedModel()
-    if (path / "saved_model.pb").is_file():
-        saved_model.ParseFromString((path / "saved_model.pb").read_bytes())
-    else:
-        text_format.Parse((path / "saved_model.pbtxt").read_text(), saved_model)
-    for meta_graph in saved_model.meta_graphs:
-        if "serve" in meta_graph.meta_info_def.tags:
-            return meta_graph
-    raise ValueError(f"{path} has no MetaGraph tagged 'serve'")
-
-
-def _list_versions(base_path: Path) -> dict[int, Path]:
-    """All-digit directories that hold a complete SavedModel, as TF Serving sees."""
-    versions = {}
-    try:
-        entries = list(os.scandir(base_path))
-    except FileNotFoundError:
-        return {}
-    for entry in entries:
-        version = parse_version(entry.name)
-        if version is None or not entry.is_dir():
-            continue
-        path = Path(entry.path)
-        if (path / "saved_model.pb").is_file() or (
-            path / "saved_model.pbtxt"
-        ).is_file():
-            versions[version] = path
-    return versions
-
-
-def _stamp(path: Path) -> float:
-    candidate = path / "saved_model.pb"
-    if not candidate.exists():
-        candidate = path / "saved_model.pbtxt"
-    try:
-        return candidate.stat().st_mtime
-    except FileNotFoundError:
-        return -1.0
-
-
-class _ServedModel:
-    """The versions of one model, kept in step with its base path."""
-
-    def __init__(self, config: _ModelConfig, warmup: Any) -> None:
-        self.config = config
-        self._warmup = warmup
-        self._lock = threading.Lock()
-        self._versions: dict[int, _LoadedVersion] = {}
-        self._states: dict[int, tuple[int, int, str]] = {}
-        self._failed: dict[int, float] = {}
-        self._refresh_lock = threading.Lock()
-
-    def refresh(self) -> None:
-        # One scan at a time: the poller, refresh() and config reloads share it.
-        with self._refresh_lock:
-            self._refresh()
-
-    def _refresh(self) -> None:
-        available = _list_versions(self.config.base_path)
-        wanted = self.config.select(sorted(available))
-        with self._lock:
-            loaded = set(self._versions)
-        for version in sorted(set(wanted) - loaded, reverse=True):
-            path = available[version]
-            stamp = _stamp(path)
-            if self._failed.get(version) == stamp:
-                continue
-            self._set_state(version, _State.LOADING)
-            try:
-                candidate = _LoadedVersion(version, path)
-                self._warmup(candidate)
-            except Exception as error:  # a broken version must not stop serving
-                logger.error(
-                    "Loading version %d of model %r from %s failed: %s",
-                    version,
-                    self.config.name,
-                    path,
-                    error,
-                )
-                self._failed[version] = stamp
-                self._set_state(version, _State.END, 13, f"Failed to load: {error}")
-                continue
-            with self._lock:
-                self._versions[version] = candidate
-            self._failed.pop(version, None)
-            self._set_state(version, _State.AVAILABLE)
-            logger.info("Serving version %d of model %r", version, self.config.name)
-        with self._lock:
-            still_wanted = [v for v in wanted if v in self._versions]
-            # Like TF Serving's availability-preserving policy: keep an old
-            # version while none of the wanted ones could be loaded.
-            if not still_wanted:
-                return
-            for version in set(self._versions) - set(wanted):
-                self._states[version] = (_State.UNLOADING, 0, "")
-                del self._versions[version]
-                self._states[version] = (_State.END, 0, "")
-                logger.info(
-                    "Unloaded version %d of model %r", version, self.config.name
-                )
-
-    def unload_all(self) -> None:
-        with self._lock:
-            for version in self._versions:
-                self._states[version] = (_State.END, 0, "")
-            self._versions.clear()
-
-    def _set_state(
-        self, version: int, state: int, code: int = 0, msg: str = ""
-    ) -> None:
-        with self._lock:
-            self._states[version] = (state, code, msg)
-
-    def resolve(self, spec: Any) -> _LoadedVersion:
-        name = self.config.name
-        with self._lock:
-            if spec.HasField("version"):
-                version = spec.version.value
-                description = f"Specific({name}, {version})"
-            elif spec.version_label:
-                if spec.version_label not in self.config.labels:
-                    raise _RpcError(
-                        grpc.StatusCode.INVALID_ARGUMENT,
-                        f"Unrecognized servable version label: {spec.version_label}",
-                    )
-                version = self.config.labels[spec.version_label]
-                description = f"Specific({name}, {version})"
-            else:
-                version = max(self._versions) if self._versions else -1
-                description = f"Latest({name})"
-            loaded = self._versions.get(version)
-        if loaded is None:
-            raise _RpcError(
-                grpc.StatusCode.NOT_FOUND,
-                f"Servable not found for request: {description}",
-            )
-        return loaded
-
-    def states(self) -> dict[int, tuple[int, int, str]]:
-        with self._lock:
-            return dict(self._states)
-
-    @property
-    def served_versions(self) -> list[int]:
-        with self._lock:
-            return sorted(self._versions)
-
-
-# ---------------------------------------------------------------------------
-# The server.
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost, or "" (all interfaces)
 
 
 class LocalModelServer:
@@ -631,12 +152,43 @@ class LocalModelServer:
             new or removed versions; ``0`` scans once at start, as TF Serving.
         max_workers: Threads answering requests concurrently.
         max_message_bytes: gRPC send and receive limit, default 64 MiB.
-        serialize_as_tensor_content: Answer numeric tensors in
-            ``tensor_content`` (default) rather than the ``*_val`` fields.
+        enable_serialization_as_tensor_content: Answer numeric tensors in
+            ``tensor_content`` rather than the typed ``*_val`` fields (the
+            default, as TF Serving's).
+        serialize_as_tensor_content: Older name of
+            ``enable_serialization_as_tensor_content``; wins when given.
         enable_model_warmup: Replay ``assets.extra/tf_serving_warmup_requests``
             before a version is served, as TF Serving does.
         version_policy_latest: Versions served per model in the one-model form
             (TF Serving's ``latest { num_versions }``); default 1.
+        max_num_load_retries: How many more times a version that failed to
+            load is tried (TF Serving's ``--max_num_load_retries``, default 5).
+            While it waits, GetModelStatus reports it LOADING with the last
+            error; after the last attempt END with the error.
+        load_retry_interval_micros: Microseconds between attempts (TF
+            Serving's ``--load_retry_interval_micros``, default one minute).
+        ssl_certificate_file: PEM certificate (chain) of the server; with
+            ``ssl_key_file`` the port speaks TLS only.
+        ssl_key_file: PEM private key of that certificate.
+        ssl_client_ca_file: PEM certificates of the CAs that sign client
+            certificates; when given, every client must present one (mutual
+            TLS). Needs ``ssl_certificate_file``.
+        enable_signature_method_name_check: Refuse Classify and Regress on
+            signatures whose method name is not classify/regress (TF Serving's
+            flag of that name; off by default there too).
+        model_config_file_poll_wait_seconds: How often ``model_config_file``
+            is re-read and the models it lists served (TF Serving's flag);
+            ``0``, the default, reads it once. A file that fails to parse is
+            logged with TF Serving's text and the current models stay.
+        rest_api_port: Port of TF Serving's REST API (``GET /v1/models/NAME``,
+            ``POST /v1/models/NAME:predict``, ...) on the same host; ``None``
+            (default) serves none, ``0`` picks a free one (read it from
+            `rest_api_port`). Plain HTTP: beyond loopback, use it behind a TLS
+            proxy.
+        allow_reload_config: Whether ``HandleReloadConfigRequest`` is served.
+            It lets any client load any SavedModel the server can read, so
+            ``None`` (default) serves it on loopback only; refused calls get
+            ``PERMISSION_DENIED``.
 
     Example:
 
@@ -661,11 +213,62 @@ class LocalModelServer:
         file_system_poll_wait_seconds: float = 1.0,
         max_workers: int = 16,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-        serialize_as_tensor_content: bool = True,
+        enable_serialization_as_tensor_content: bool = False,
+        serialize_as_tensor_content: bool | None = None,
         enable_model_warmup: bool = True,
         version_policy_latest: int = 1,
+        max_num_load_retries: int = 5,
+        load_retry_interval_micros: int = 60_000_000,
+        ssl_certificate_file: str | os.PathLike[str] | None = None,
+        ssl_key_file: str | os.PathLike[str] | None = None,
+        ssl_client_ca_file: str | os.PathLike[str] | None = None,
+        allow_reload_config: bool | None = None,
+        enable_signature_method_name_check: bool = False,
+        model_config_file_poll_wait_seconds: float = 0.0,
+        rest_api_port: int | None = None,
     ) -> None:
         check_model_source(model_base_path, model_name, model_config_file)
+        if model_config_file_poll_wait_seconds < 0:
+            raise ValueError(
+                "model_config_file_poll_wait_seconds must be >= 0. Received: "
+                "model_config_file_poll_wait_seconds="
+                f"{model_config_file_poll_wait_seconds}"
+            )
+        if rest_api_port is not None and not 0 <= int(rest_api_port) <= 65535:
+            raise ValueError(
+                f"rest_api_port must be in [0, 65535]. Received: {rest_api_port}"
+            )
+        if (ssl_certificate_file is None) != (ssl_key_file is None):
+            raise ValueError(
+                "ssl_certificate_file and ssl_key_file go together. Received: "
+                f"ssl_certificate_file={ssl_certificate_file}, "
+                f"ssl_key_file={ssl_key_file}"
+            )
+        if ssl_client_ca_file is not None and ssl_certificate_file is None:
+            raise ValueError(
+                "ssl_client_ca_file needs ssl_certificate_file and ssl_key_file: "
+                "client certificates are checked over TLS. Received: "
+                f"ssl_client_ca_file={ssl_client_ca_file}"
+            )
+        for argument, value in (
+            ("ssl_certificate_file", ssl_certificate_file),
+            ("ssl_key_file", ssl_key_file),
+            ("ssl_client_ca_file", ssl_client_ca_file),
+        ):
+            if value is not None and not Path(value).is_file():
+                raise FileNotFoundError(
+                    f"{argument} {str(value)!r} does not exist; expected a PEM file"
+                )
+        if max_num_load_retries < 0:
+            raise ValueError(
+                "max_num_load_retries must be >= 0. Received: "
+                f"max_num_load_retries={max_num_load_retries}"
+            )
+        if load_retry_interval_micros < 0:
+            raise ValueError(
+                "load_retry_interval_micros must be >= 0. Received: "
+                f"load_retry_interval_micros={load_retry_interval_micros}"
+            )
         if not 0 <= int(port) <= 65535:
             raise ValueError(f"port must be in [0, 65535]. Received: port={port}")
         if file_system_poll_wait_seconds < 0:
@@ -687,13 +290,13 @@ class LocalModelServer:
             )
         if model_config_file is not None:
             config_path = Path(model_config_file)
-            configs = _configs_from_proto(
-                _read_config_file(config_path), config_path.parent
+            configs = configs_from_proto(
+                read_config_file(config_path), config_path.parent
             )
         else:
             base = Path(model_base_path)  # type: ignore[arg-type]
             configs = [
-                _ModelConfig(
+                ModelConfig(
                     name=model_name or base.resolve().name,
                     base_path=base,
                     num_versions=version_policy_latest,
@@ -704,11 +307,43 @@ class LocalModelServer:
         self.file_system_poll_wait_seconds = float(file_system_poll_wait_seconds)
         self.max_workers = int(max_workers)
         self.max_message_bytes = int(max_message_bytes)
-        self.serialize_as_tensor_content = bool(serialize_as_tensor_content)
+        if serialize_as_tensor_content is not None:
+            enable_serialization_as_tensor_content = serialize_as_tensor_content
+        self.enable_serialization_as_tensor_content = bool(
+            enable_serialization_as_tensor_content
+        )
+        self._config_file = (
+            Path(model_config_file) if model_config_file is not None else None
+        )
+        self.model_config_file_poll_wait_seconds = float(
+            model_config_file_poll_wait_seconds
+        )
+        self._config_error: str | None = None
+        self._requested_rest_port = rest_api_port
+        self._rest: Any = None
         self.enable_model_warmup = bool(enable_model_warmup)
-        self._models: dict[str, _ServedModel] = {}
+        self.max_num_load_retries = int(max_num_load_retries)
+        self._ssl_files = (ssl_certificate_file, ssl_key_file, ssl_client_ca_file)
+        self.loopback = is_loopback(host)
+        self.allow_reload_config = (
+            self.loopback if allow_reload_config is None else bool(allow_reload_config)
+        )
+        self.load_retry_interval_micros = int(load_retry_interval_micros)
         self._initial_configs = configs
-        self._config_lock = threading.RLock()
+        self._registry = ModelRegistry(
+            lambda loaded: self.handlers.warm_up(loaded),
+            self.max_num_load_retries,
+            self.load_retry_interval_micros / 1e6,
+        )
+        self.handlers = RequestHandlers(
+            self._registry,
+            max_message_bytes=self.max_message_bytes,
+            tensor_content=self.enable_serialization_as_tensor_content,
+            enable_model_warmup=self.enable_model_warmup,
+            allow_reload_config=self.allow_reload_config,
+            enable_signature_method_name_check=enable_signature_method_name_check,
+        )
+        """The `RequestHandlers` that answer this server's requests."""
         self._stop_event = threading.Event()
         self._server: grpc.Server | None = None
         self._poller: threading.Thread | None = None
@@ -735,22 +370,20 @@ class LocalModelServer:
     @property
     def model_names(self) -> list[str]:
         """Names of the configured models."""
-        with self._config_lock:
-            return sorted(self._models)
+        return self._registry.names
 
     def served_versions(self, model_name: str) -> list[int]:
         """Versions of ``model_name`` currently served."""
-        with self._config_lock:
-            if model_name not in self._models:
-                raise KeyError(
-                    f"Unknown model {model_name!r}; serving {sorted(self._models)}"
-                )
-            return self._models[model_name].served_versions
+        return self._registry.served_versions(model_name)
 
     def start(self) -> LocalModelServer:
         """Loads the current versions, binds the port and starts answering."""
         if self._server is not None:
             raise RuntimeError("The server is already started.")
+        # Before any model loads: a taken port is named at once.
+        check_port_free(self.host, self._requested_port)
+        if self._requested_rest_port:
+            check_port_free(self.host, int(self._requested_rest_port))
         for config in self._initial_configs:
             if not config.base_path.is_dir():
                 raise FileNotFoundError(
@@ -758,7 +391,7 @@ class LocalModelServer:
                     "does not exist; export a version there first (for example "
                     "with keras_apps.export.export_for_serving)."
                 )
-        self._apply_configs(self._initial_configs)
+        self._registry.apply(self._initial_configs)
         options = [
             ("grpc.max_send_message_length", self.max_message_bytes),
             ("grpc.max_receive_message_length", self.max_message_bytes),
@@ -770,32 +403,121 @@ class LocalModelServer:
             ),
             options=options,
         )
-        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-            _PredictionServicer(self), server
-        )
-        model_service_pb2_grpc.add_ModelServiceServicer_to_server(
-            _ModelServicer(self), server
-        )
+        add_services(server, self.handlers)
         address = f"[{self.host}]" if ":" in self.host else self.host
+        credentials = self._server_credentials()
+        if not self.loopback:
+            logger.warning(self.exposure_warning())
         try:
-            port = server.add_insecure_port(f"{address}:{self._requested_port}")
+            if credentials is None:
+                port = server.add_insecure_port(f"{address}:{self._requested_port}")
+            else:
+                port = server.add_secure_port(
+                    f"{address}:{self._requested_port}", credentials
+                )
         except RuntimeError as error:
             raise OSError(
                 f"Could not bind {address}:{self._requested_port}: {error}"
             ) from error
         if port == 0:
             raise OSError(f"Could not bind {address}:{self._requested_port}")
+        rest = self._rest_server(self.host)
         server.start()
         self._server = server
         self._port = port
+        if rest is not None:
+            rest.start()
+            self._rest = rest
         self._stop_event.clear()
-        if self.file_system_poll_wait_seconds > 0:
-            self._poller = threading.Thread(
-                target=self._poll, name="local-model-server-poll", daemon=True
-            )
-            self._poller.start()
+        # Also with polling off: failed loads are retried.
+        self._poller = threading.Thread(
+            target=self._poll, name="local-model-server-poll", daemon=True
+        )
+        self._poller.start()
         logger.info("LocalModelServer serving %s at %s", self.model_names, self.target)
         return self
+
+    @property
+    def rest_api_port(self) -> int | None:
+        """The bound REST port, once started with ``rest_api_port``."""
+        return None if self._rest is None else int(self._rest.port)
+
+    def _rest_server(self, address: str) -> Any:
+        if self._requested_rest_port is None:
+            return None
+        from keras_apps.serving._rest import RestApi, RestServer
+
+        context = None
+        certificate, key, client_ca = self._ssl_files
+        if certificate is not None and key is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(str(certificate), str(key))
+            if client_ca is not None:
+                context.load_verify_locations(str(client_ca))
+                context.verify_mode = ssl.CERT_REQUIRED
+        api = RestApi(self._registry, self.handlers, self.max_message_bytes)
+        try:
+            return RestServer(api, address, int(self._requested_rest_port), context)
+        except OSError as error:
+            raise OSError(
+                error.errno,
+                f"Could not bind the REST port {address}:{self._requested_rest_port}"
+                f": {error.strerror}; pass --rest_api_port 0 or another port",
+            ) from error
+
+    def _server_credentials(self) -> grpc.ServerCredentials | None:
+        certificate, key, client_ca = self._ssl_files
+        if certificate is None or key is None:
+            return None
+        return grpc.ssl_server_credentials(
+            [(Path(key).read_bytes(), Path(certificate).read_bytes())],
+            root_certificates=(
+                Path(client_ca).read_bytes() if client_ca is not None else None
+            ),
+            require_client_auth=client_ca is not None,
+        )
+
+    def exposure_warning(self) -> str:
+        """What this server exposes when it binds beyond loopback."""
+        certificate, _, client_ca = self._ssl_files
+        if certificate is None:
+            transport = (
+                "in plain text, with no TLS and no client authentication "
+                "(pass ssl_certificate_file and ssl_key_file, keras-apps serve "
+                "--ssl-cert/--ssl-key, and ssl_client_ca_file/--ssl-client-ca to "
+                "require client certificates)"
+            )
+        elif client_ca is None:
+            transport = (
+                "over TLS, but to any client: no client certificate is required "
+                "(pass ssl_client_ca_file, --ssl-client-ca)"
+            )
+        else:
+            transport = "over TLS, to clients with a certificate signed by the CA"
+        reload = (
+            "and load any SavedModel this process can read, whose graph then "
+            "runs with this process's file access (HandleReloadConfigRequest is "
+            "ON: allow_reload_config=False, --no-allow-reload-config, turns it "
+            "off)"
+            if self.allow_reload_config
+            else "(HandleReloadConfigRequest, which would load any SavedModel "
+            "from disk, is off)"
+        )
+        rest = ""
+        if self._requested_rest_port is not None:
+            rest = (
+                " The REST API answers the same requests (except reload) on its "
+                "port, "
+                + ("over HTTPS." if certificate is not None else "in plain HTTP.")
+            )
+        return (
+            f"LocalModelServer binds {self.host!r}, beyond loopback. Everyone "
+            "who reaches this port can run every served model (Predict, "
+            "Classify, Regress, MultiInference), read its signatures and version "
+            f"status (GetModelMetadata, GetModelStatus) {reload}, {transport}."
+            f"{rest} It is a development server; production serving is the "
+            "tensorflow/serving image (keras-apps serve --docker)."
+        )
 
     def stop(self, grace: float | None = 1.0) -> None:
         """Stops answering, waits up to ``grace`` seconds, and unloads models."""
@@ -803,12 +525,13 @@ class LocalModelServer:
         if self._poller is not None:
             self._poller.join()
             self._poller = None
+        if self._rest is not None:
+            self._rest.stop()
+            self._rest = None
         if self._server is not None:
             self._server.stop(grace).wait()
             self._server = None
-        with self._config_lock:
-            for model in self._models.values():
-                model.unload_all()
+        self._registry.unload_all()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Blocks until `stop` is called; returns whether it was."""
@@ -825,595 +548,91 @@ class LocalModelServer:
     ) -> None:
         self.stop()
 
-    def refresh(self) -> None:
-        """Scans the base paths now instead of waiting for the next poll."""
-        with self._config_lock:
-            models = list(self._models.values())
-        for model in models:
-            model.refresh()
+    def refresh(self, scan: bool = True) -> None:
+        """Scans the base paths now instead of waiting for the next poll.
+
+        Each model is scanned on its own: one that fails never stops the others.
+        With ``scan=False`` only the load retries that are due run.
+        """
+        self._registry.refresh(scan)
+
+    def reload_config_file(self) -> bool:
+        """Re-reads ``model_config_file`` and serves its models, as TF Serving's poll.
+
+        Returns:
+            Whether the file was read; a file that fails is logged once
+            ("Failed to read ModelServerConfig file: ...") and the current
+            models stay.
+        """
+        if self._config_file is None:
+            return False
+        try:
+            configs = configs_from_proto(
+                read_config_file(self._config_file), self._config_file.parent
+            )
+        except (OSError, ValueError) as error:
+            text = f"Failed to read ModelServerConfig file: {error}"
+            if text != self._config_error:
+                self._config_error = text
+                logger.error(text)
+            return False
+        self._config_error = None
+        self._registry.apply(configs)
+        return True
 
     def _poll(self) -> None:
-        while not self._stop_event.wait(self.file_system_poll_wait_seconds):
-            try:
+        poll = self.file_system_poll_wait_seconds
+        config_poll = (
+            self.model_config_file_poll_wait_seconds
+            if self._config_file is not None
+            else 0.0
+        )
+        now = time.monotonic()
+        next_scan = now + poll if poll > 0 else math.inf
+        next_config = now + config_poll if config_poll > 0 else math.inf
+        while True:
+            retry = self._registry.next_retry()
+            wake = min(next_scan, next_config, math.inf if retry is None else retry)
+            # At least every second: a reload may have scheduled a new retry.
+            timeout = max(0.0, min(wake - time.monotonic(), 1.0))
+            if self._stop_event.wait(timeout):
+                return
+            now = time.monotonic()
+            if now >= next_config:
+                next_config = now + config_poll
+                self.reload_config_file()
+            if now >= next_scan:
+                next_scan = now + poll
                 self.refresh()
-            except Exception:
-                logger.exception("Polling the model base paths failed")
+            elif retry is not None and retry <= now:
+                self.refresh(scan=False)
 
-    def _apply_configs(self, configs: Sequence[_ModelConfig]) -> None:
-        with self._config_lock:
-            new_models = {}
-            for config in configs:
-                existing = self._models.get(config.name)
-                if existing is not None and existing.config == config:
-                    new_models[config.name] = existing
-                    continue
-                model = _ServedModel(config, self._warm_up)
-                model.refresh()
-                if existing is not None:
-                    existing.unload_all()
-                new_models[config.name] = model
-            for name, model in self._models.items():
-                if name not in new_models:
-                    model.unload_all()
-            self._models = new_models
+    # -- requests, in this process ----------------------------------------
 
-    def _model(self, name: str) -> _ServedModel:
-        with self._config_lock:
-            model = self._models.get(name)
-        if model is None:
-            raise _RpcError(
-                grpc.StatusCode.NOT_FOUND,
-                f"Servable not found for request: Latest({name})",
-            )
-        return model
+    def predict(self, request: Any) -> Any:
+        """Answers a ``PredictRequest`` here, as the gRPC Predict call would."""
+        return self.handlers.predict(request)
 
-    # -- warmup ------------------------------------------------------------
+    def get_model_metadata(self, request: Any) -> Any:
+        """Answers a ``GetModelMetadataRequest`` here."""
+        return self.handlers.get_model_metadata(request)
 
-    def _warm_up(self, loaded: _LoadedVersion) -> None:
-        path = loaded.path / _WARMUP_FILE
-        if not self.enable_model_warmup or not path.is_file():
-            return
-        count = 0
-        for record in tf.data.TFRecordDataset(str(path)).take(_MAX_WARMUP_RECORDS):
-            log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-            kind = log.WhichOneof("log_type")
-            if kind == "predict_log":
-                self._run_predict(loaded, log.predict_log.request)
-            elif kind == "classify_log":
-                self._run_classify(loaded, log.classify_log.request, "classify")
-            elif kind == "regress_log":
-                self._run_classify(loaded, log.regress_log.request, "regress")
-            else:
-                raise ValueError(f"Unsupported warmup record type {kind!r}")
-            count += 1
-        logger.info("Replayed %d warmup requests for %s", count, loaded.path)
+    def classify(self, request: Any) -> Any:
+        """Answers a ``ClassificationRequest`` here."""
+        return self.handlers.classify(request)
 
-    # -- PredictionService -------------------------------------------------
+    def regress(self, request: Any) -> Any:
+        """Answers a ``RegressionRequest`` here."""
+        return self.handlers.regress(request)
 
-    def predict(
-        self, request: predict_pb2.PredictRequest
-    ) -> predict_pb2.PredictResponse:
-        model = self._model(request.model_spec.name)
-        loaded = model.resolve(request.model_spec)
-        return self._run_predict(loaded, request, model.config.name)
+    def get_model_status(self, request: Any) -> Any:
+        """Answers a ``GetModelStatusRequest`` here."""
+        return self.handlers.get_model_status(request)
 
-    def _run_predict(
-        self,
-        loaded: _LoadedVersion,
-        request: predict_pb2.PredictRequest,
-        model_name: str | None = None,
-    ) -> predict_pb2.PredictResponse:
-        signature_name = request.model_spec.signature_name or _DEFAULT_SIGNATURE
-        signature = loaded.signature(signature_name)
-        expected = sorted(signature.inputs)
-        received = sorted(request.inputs)
-        if len(received) != len(expected):
-            extra = sorted(set(received) - set(expected))
-            missing = sorted(set(expected) - set(received))
-            raise _RpcError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"input size does not match signature: {len(received)}!="
-                f"{len(expected)} len({{{','.join(received)}}}) != "
-                f"len({{{','.join(expected)}}}). Sent extra: {{{','.join(extra)}}}. "
-                f"Missing but required: {{{','.join(missing)}}}.",
-            )
-        inputs = {}
-        for index, alias in enumerate(expected):
-            if alias not in request.inputs:
-                unknown = sorted(set(received) - set(expected))[0]
-                raise _RpcError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"input tensor alias not found in signature: {unknown}. Inputs "
-                    f"expected to be in the set {{{','.join(expected)}}}.",
-                )
-            info = signature.inputs[alias]
-            proto = request.inputs[alias]
-            if proto.dtype != info.dtype:
-                raise _RpcError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"Expects arg[{index}] to be {_dtype_name(info.dtype)} but "
-                    f"{_dtype_name(proto.dtype)} is provided (input '{alias}' of "
-                    f"signature '{signature_name}')",
-                )
-            try:
-                array = tensor_proto_to_ndarray(proto)
-            except (TypeError, ValueError) as error:
-                raise _RpcError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"input '{alias}' is not a valid TensorProto: {error}",
-                ) from error
-            if not _is_compatible(info.tensor_shape, array.shape):
-                raise _RpcError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"input '{alias}' of signature '{signature_name}' expects shape "
-                    f"{_shape_text(d.size for d in info.tensor_shape.dim)} but "
-                    f"received shape {_shape_text(array.shape)}",
-                )
-            inputs[alias] = array
-        wanted = list(request.output_filter) or sorted(signature.outputs)
-        seen: set[str] = set()
-        sorted_outputs = sorted(signature.outputs)
-        for alias in wanted:
-            if alias not in signature.outputs:
-                raise _RpcError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"output tensor alias not found in signature: {alias} Outputs "
-                    f"expected to be in the set {{{','.join(sorted_outputs)}}}.",
-                )
-            if alias in seen:
-                raise _RpcError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"duplicate output tensor alias: {alias}",
-                )
-            seen.add(alias)
-        outputs = loaded.run(signature_name, inputs, wanted)
-        response = predict_pb2.PredictResponse()
-        for alias in wanted:
-            response.outputs[alias].CopyFrom(
-                ndarray_to_tensor_proto(
-                    outputs[alias], self.serialize_as_tensor_content
-                )
-            )
-        self._fill_spec(response.model_spec, model_name, loaded, signature_name)
-        return response
-
-    @staticmethod
-    def _fill_spec(
-        spec: Any, name: str | None, loaded: _LoadedVersion, sig: str
-    ) -> None:
-        if name is not None:
-            spec.name = name
-        spec.version.value = loaded.version
-        spec.signature_name = sig
-
-    def get_model_metadata(
-        self, request: get_model_metadata_pb2.GetModelMetadataRequest
-    ) -> get_model_metadata_pb2.GetModelMetadataResponse:
-        if not request.metadata_field:
-            raise _RpcError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                "GetModelMetadataRequest must specify at least one metadata_field",
-            )
-        for name in request.metadata_field:
-            if name != "signature_def":
-                raise _RpcError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"Metadata field {name} is not supported",
-                )
-        model = self._model(request.model_spec.name)
-        loaded = model.resolve(request.model_spec)
-        signature_map = get_model_metadata_pb2.SignatureDefMap()
-        for name, signature in loaded.signature_defs.items():
-            signature_map.signature_def[name].CopyFrom(signature)
-        response = get_model_metadata_pb2.GetModelMetadataResponse()
-        response.model_spec.name = model.config.name
-        response.model_spec.version.value = loaded.version
-        response.metadata["signature_def"].Pack(signature_map)
-        return response
-
-    def classify(
-        self, request: classification_pb2.ClassificationRequest
-    ) -> classification_pb2.ClassificationResponse:
-        model = self._model(request.model_spec.name)
-        loaded = model.resolve(request.model_spec)
-        return self._run_classify(loaded, request, "classify", model.config.name)
-
-    def regress(
-        self, request: regression_pb2.RegressionRequest
-    ) -> regression_pb2.RegressionResponse:
-        model = self._model(request.model_spec.name)
-        loaded = model.resolve(request.model_spec)
-        return self._run_classify(loaded, request, "regress", model.config.name)
-
-    def _run_classify(
-        self,
-        loaded: _LoadedVersion,
-        request: Any,
-        kind: str,
-        model_name: str | None = None,
-    ) -> Any:
-        method = _CLASSIFY_METHOD if kind == "classify" else _REGRESS_METHOD
-        signature_name = request.model_spec.signature_name or _DEFAULT_SIGNATURE
-        signature = loaded.signature(signature_name)
-        if signature.method_name != method:
-            raise _RpcError(
-                grpc.StatusCode.UNIMPLEMENTED,
-                f"Expected {kind} signature method_name to be {method}. Was: "
-                f"{signature.method_name} (signature '{signature_name}'); use "
-                "Predict for this signature.",
-            )
-        examples = _serialized_examples(request.input)
-        if len(signature.inputs) != 1:
-            raise _RpcError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"Expected one input Tensor in the {kind} signature, found "
-                f"{sorted(signature.inputs)}",
-            )
-        (alias,) = signature.inputs
-        outputs = loaded.run(signature_name, {alias: np.array(examples, dtype=object)})
-        if kind == "classify":
-            response = classification_pb2.ClassificationResponse()
-            classes = outputs.get("classes")
-            scores = outputs.get("scores")
-            if classes is None and scores is None:
-                raise _RpcError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    "Expected classification signature outputs 'classes' or 'scores'",
-                )
-            reference = classes if classes is not None else scores
-            count = np.asarray(reference).shape[-1]
-            for row in range(len(examples)):
-                result = response.result.classifications.add()
-                for column in range(count):
-                    entry = result.classes.add()
-                    if classes is not None:
-                        entry.label = classes[row, column].decode("utf-8")
-                    if scores is not None:
-                        entry.score = float(scores[row, column])
-        else:
-            response = regression_pb2.RegressionResponse()
-            values = outputs.get("outputs")
-            if values is None:
-                raise _RpcError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    "Expected regression signature output 'outputs'",
-                )
-            for value in np.asarray(values).reshape(len(examples), -1)[:, 0]:
-                response.result.regressions.add(value=float(value))
-        self._fill_spec(response.model_spec, model_name, loaded, signature_name)
-        return response
-
-    # -- ModelService ------------------------------------------------------
-
-    def get_model_status(
-        self, request: get_model_status_pb2.GetModelStatusRequest
-    ) -> get_model_status_pb2.GetModelStatusResponse:
-        name = request.model_spec.name
-        with self._config_lock:
-            model = self._models.get(name)
-        states = model.states() if model is not None else {}
-        if not states:
-            raise _RpcError(
-                grpc.StatusCode.NOT_FOUND,
-                f"Could not find any versions of model {name}",
-            )
-        if request.model_spec.HasField("version"):
-            version = request.model_spec.version.value
-            if version not in states:
-                raise _RpcError(
-                    grpc.StatusCode.NOT_FOUND,
-                    f"Could not find version {version} of model {name}",
-                )
-            states = {version: states[version]}
-        response = get_model_status_pb2.GetModelStatusResponse()
-        for version in sorted(states, reverse=True):
-            state, code, message = states[version]
-            status = response.model_version_status.add(version=version, state=state)
-            status.status.error_code = code
-            status.status.error_message = message
-        return response
-
-    def reload_config(
-        self, request: model_management_pb2.ReloadConfigRequest
-    ) -> model_management_pb2.ReloadConfigResponse:
-        try:
-            configs = _configs_from_proto(request.config, None)
-        except ValueError as error:
-            raise _RpcError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
-        self._apply_configs(configs)
-        return model_management_pb2.ReloadConfigResponse()
+    def reload_config(self, request: Any) -> Any:
+        """Answers a ``ReloadConfigRequest`` here."""
+        return self.handlers.reload_config(request)
 
     # -- separate process --------------------------------------------------
 
-    @classmethod
-    def spawn(
-        cls,
-        model_base_path: str | os.PathLike[str] | None = None,
-        model_name: str | None = None,
-        *,
-        model_config_file: str | os.PathLike[str] | None = None,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        file_system_poll_wait_seconds: float = 1.0,
-        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
-        startup_timeout: float = 120.0,
-        env: Mapping[str, str] | None = None,
-    ) -> ServerProcess:
-        """Starts a server in a separate Python process and waits until it serves.
-
-        Runs ``python -m keras_apps.cli serve --port-file FILE ...`` and reads the
-        bound port from the file, which the child writes once its models are
-        loaded. The child stops when `ServerProcess.stop` is called, when the
-        handle is used as a context manager and the block ends, when this
-        process exits, and also when this process dies without cleaning up
-        (the child watches its stdin pipe).
-
-        Args:
-            model_base_path: As for `LocalModelServer`.
-            model_name: As for `LocalModelServer`.
-            model_config_file: As for `LocalModelServer`.
-            host: Address to bind; loopback by default.
-            port: Port to bind; ``0`` picks a free one.
-            file_system_poll_wait_seconds: Version polling period.
-            max_message_bytes: gRPC message limit.
-            startup_timeout: Seconds to wait for the child to serve.
-            env: Extra environment variables for the child.
-
-        Returns:
-            A `ServerProcess` with ``.target``, ``.port``, ``.stop()``.
-
-        Example:
-
-        ```python
-        with LocalModelServer.spawn("/tmp/models/mnist", "mnist") as server:
-            client = PredictClient(server.target, "mnist")
-        ```
-        """
-        check_model_source(model_base_path, model_name, model_config_file)
-        workdir = Path(tempfile.mkdtemp(prefix="keras-apps-serve-"))
-        port_file = workdir / "port"
-        log_path = workdir / "server.log"
-        command = [
-            sys.executable,
-            "-m",
-            "keras_apps.cli",
-            "serve",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--port-file",
-            str(port_file),
-            "--poll-seconds",
-            str(file_system_poll_wait_seconds),
-            "--max-message-bytes",
-            str(max_message_bytes),
-            "--stop-on-stdin-eof",
-        ]
-        if model_config_file is not None:
-            command += ["--model-config-file", str(Path(model_config_file).resolve())]
-        else:
-            command += ["--model-base-path", str(Path(model_base_path).resolve())]  # type: ignore[arg-type]
-            if model_name is not None:
-                command += ["--model-name", model_name]
-        child_env = dict(os.environ)
-        child_env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        child_env.setdefault("KERAS_BACKEND", "tensorflow")
-        package_root = str(Path(__file__).resolve().parents[2])
-        child_env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (package_root, child_env.get("PYTHONPATH", "")) if p
-        )
-        child_env.update(env or {})
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=child_env,
-                start_new_session=True,
-            )
-        handle = ServerProcess(process, host, log_path, workdir)
-        try:
-            handle._wait_for_port(port_file, startup_timeout)
-        except BaseException:
-            handle.stop()
-            raise
-        return handle
-
-
-class ServerProcess:
-    """A `LocalModelServer` running in a child process (see `LocalModelServer.spawn`).
-
-    Attributes:
-        process: The `subprocess.Popen` of the child.
-        host: The bound host.
-        log_path: File with the child's stdout and stderr.
-    """
-
-    _live: set[ServerProcess] = set()
-    _live_lock = threading.Lock()
-
-    def __init__(
-        self, process: subprocess.Popen[bytes], host: str, log_path: Path, workdir: Path
-    ) -> None:
-        self.process = process
-        self.host = host
-        self.log_path = log_path
-        self._workdir = workdir
-        self._port: int | None = None
-        self._final_logs: str | None = None
-        with ServerProcess._live_lock:
-            ServerProcess._live.add(self)
-
-    @property
-    def pid(self) -> int:
-        """Process id of the child."""
-        return self.process.pid
-
-    @property
-    def port(self) -> int:
-        """The port the child bound."""
-        if self._port is None:
-            raise RuntimeError("The server process has not reported its port yet.")
-        return self._port
-
-    @property
-    def target(self) -> str:
-        """``"HOST:PORT"`` of the child's server."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        """Whether the child is still alive."""
-        return self.process.poll() is None
-
-    def logs(self) -> str:
-        """What the child wrote to stdout and stderr so far."""
-        if self._final_logs is not None:
-            return self._final_logs
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def _wait_for_port(self, port_file: Path, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if port_file.is_file():
-                text = port_file.read_text().strip()
-                if text:
-                    self._port = int(text)
-                    return
-            code = self.process.poll()
-            if code is not None:
-                raise RuntimeError(
-                    f"The server process exited with status {code} before serving. "
-                    f"Its output:\n{self.logs()[-4000:]}"
-                )
-            time.sleep(0.05)
-        raise TimeoutError(
-            f"The server process did not serve within {timeout:.0f} s. Its "
-            f"output:\n{self.logs()[-4000:]}"
-        )
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """Stops the child (SIGTERM, then SIGKILL after ``timeout`` s).
-
-        Returns:
-            The child's exit status.
-        """
-        process = self.process
-        if process.poll() is None:
-            with contextlib.suppress(OSError):
-                if process.stdin is not None:
-                    process.stdin.close()
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                process.wait()
-        elif process.stdin is not None:
-            with contextlib.suppress(OSError):
-                process.stdin.close()
-        with ServerProcess._live_lock:
-            ServerProcess._live.discard(self)
-        if self._final_logs is None:
-            self._final_logs = self.logs()
-            shutil.rmtree(self._workdir, ignore_errors=True)
-        return process.returncode
-
-    def __enter__(self) -> ServerProcess:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def __repr__(self) -> str:
-        port = self._port if self._port is not None else "?"
-        return f"ServerProcess(pid={self.pid}, target={self.host}:{port})"
-
-
-@atexit.register
-def _stop_live_processes() -> None:
-    with ServerProcess._live_lock:
-        live = list(ServerProcess._live)
-    for handle in live:
-        handle.stop(timeout=5.0)
-
-
-# ---------------------------------------------------------------------------
-# gRPC servicers.
-
-
-def _serialized_examples(request_input: input_pb2.Input) -> list[bytes]:
-    kind = request_input.WhichOneof("kind")
-    if kind == "example_list":
-        examples = [e.SerializeToString() for e in request_input.example_list.examples]
-    elif kind == "example_list_with_context":
-        with_context = request_input.example_list_with_context
-        context = with_context.context.SerializeToString()
-        # Serialized protos concatenate as a merge: the example's own features
-        # override the context's, as in TF Serving.
-        examples = [context + e.SerializeToString() for e in with_context.examples]
-    else:
-        examples = []
-    if not examples:
-        raise _RpcError(grpc.StatusCode.INVALID_ARGUMENT, "Input is empty.")
-    return examples
-
-
-def _answer(context: grpc.ServicerContext, method: Any, request: Any) -> Any:
-    try:
-        return method(request)
-    except _RpcError as error:
-        context.abort(error.code, error.message)
-    except Exception as error:
-        logger.exception("Request failed")
-        context.abort(grpc.StatusCode.INTERNAL, f"{type(error).__name__}: {error}")
-
-
-class _PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, server: LocalModelServer) -> None:
-        self._server = server
-
-    def Predict(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _answer(context, self._server.predict, request)
-
-    def GetModelMetadata(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _answer(context, self._server.get_model_metadata, request)
-
-    def Classify(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _answer(context, self._server.classify, request)
-
-    def Regress(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _answer(context, self._server.regress, request)
-
-    def MultiInference(self, request: Any, context: grpc.ServicerContext) -> Any:
-        context.abort(
-            grpc.StatusCode.UNIMPLEMENTED,
-            "MultiInference is not served by LocalModelServer; use Classify, "
-            "Regress or Predict.",
-        )
-
-
-class _ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, server: LocalModelServer) -> None:
-        self._server = server
-
-    def GetModelStatus(self, request: Any, context: grpc.ServicerContext) -> Any:
-        return _answer(context, self._server.get_model_status, request)
-
-    def HandleReloadConfigRequest(
-        self, request: Any, context: grpc.ServicerContext
-    ) -> Any:
-        return _answer(context, self._server.reload_config, request)
+    spawn = staticmethod(spawn)

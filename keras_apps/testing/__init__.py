@@ -3,6 +3,7 @@
 from keras_apps.testing.test_case import (
     TestCase,
     assert_all_close,
+    check_mixed_precision,
     random_inputs,
     run_export_test,
     run_layer_test,
@@ -13,6 +14,7 @@ from keras_apps.testing.test_case import (
 __all__ = [
     "TestCase",
     "assert_all_close",
+    "check_mixed_precision",
     "random_inputs",
     "run_export_test",
     "run_layer_test",

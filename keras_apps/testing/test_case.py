@@ -82,6 +82,10 @@ def _flat_shapes(shapes: Any) -> list[tuple[int | None, ...]]:
     return [s for item in shapes for s in _flat_shapes(item)]
 
 
+MIXED_PRECISION_POLICIES = ("mixed_float16", "mixed_bfloat16")
+"""The dtype policies `run_layer_test` checks every layer under."""
+
+
 def run_layer_test(
     layer_cls: type[keras.layers.Layer],
     init_kwargs: Mapping[str, Any],
@@ -92,16 +96,33 @@ def run_layer_test(
     expected_num_non_trainable_weights: int | None = None,
     run_training_check: bool = True,
     call_kwargs: Mapping[str, Any] | None = None,
+    expected_output: Any = None,
+    expected_output_atol: float = 1e-6,
+    expected_output_rtol: float = 1e-6,
+    expected_num_seed_generators: int | None = None,
+    expected_num_losses: int | None = None,
+    run_mixed_precision_check: bool = True,
+    run_serialization_check: bool = True,
 ) -> Any:
-    """Builds, calls and trains one step of a layer; returns its eager output.
+    """Builds, calls, serializes and trains one step of a layer.
 
-    Checks that:
+    Checks, as keras' own ``run_layer_test`` does, that:
     - the eager output shape equals ``expected_output_shape`` (when given) and
-      the layer's own ``compute_output_shape``;
+      the layer's own ``compute_output_shape``, and the output equals
+      ``expected_output`` (when given, within the tolerances);
     - a symbolic call on ``keras.Input`` gives the same shape (batch unknown);
-    - the weight counts match;
+    - the weight counts, the number of ``keras.random.SeedGenerator`` s (seed
+      states are in ``layer.variables`` but not in ``layer.weights``) and the
+      number of losses the call adds match;
+    - the layer survives ``from_config(get_config())`` and Keras
+      serialization with an equal config (`run_serialization_test`);
+    - under ``mixed_float16`` and ``mixed_bfloat16`` the float outputs have
+      the policy's compute dtype (as ``compute_output_spec`` says too), the
+      float weights stay float32 and the outputs are finite;
     - one ``model.fit`` step on a model wrapping the layer changes every
       trainable weight and leaves the outputs finite.
+
+    Returns the eager output (float32 policy).
     """
     if input_data is None:
         if input_shape is None:
@@ -114,6 +135,14 @@ def run_layer_test(
     if expected_output_shape is not None:
         assert _flat_shapes(expected_output_shape) == output_shapes, (
             f"expected output shape {expected_output_shape}, received {output_shapes}"
+        )
+    if expected_output is not None:
+        assert_all_close(
+            output,
+            expected_output,
+            atol=expected_output_atol,
+            rtol=expected_output_rtol,
+            what="expected_output",
         )
     concrete_input_shape = keras.tree.map_structure(
         lambda v: tuple(keras.ops.shape(v)), input_data
@@ -143,6 +172,25 @@ def run_layer_test(
             f"expected {expected_num_non_trainable_weights} non-trainable weights, "
             f"received {len(layer.non_trainable_weights)}"
         )
+    if expected_num_seed_generators is not None:
+        weights = {id(w) for w in layer.weights}
+        seeds = [v for v in layer.variables if id(v) not in weights]
+        assert len(seeds) == expected_num_seed_generators, (
+            f"expected {expected_num_seed_generators} seed generators, "
+            f"received {len(seeds)}"
+        )
+    if expected_num_losses is not None:
+        assert len(layer.losses) == expected_num_losses, (
+            f"expected {expected_num_losses} losses, received {len(layer.losses)}"
+        )
+
+    if run_serialization_check:
+        run_serialization_test(layer)
+    if run_mixed_precision_check:
+        for policy in MIXED_PRECISION_POLICIES:
+            _check_mixed_precision(
+                layer_cls, init_kwargs, input_data, call_kwargs, policy
+            )
 
     if run_training_check and symbolic_layer.trainable_weights:
         model = keras.Model(symbolic_inputs, symbolic_output)
@@ -167,6 +215,77 @@ def run_layer_test(
             f"one training step left these weights unchanged: {unchanged}"
         )
     return output
+
+
+def _is_float(dtype: Any) -> bool:
+    return keras.backend.standardize_dtype(dtype).startswith(("float", "bfloat"))
+
+
+def check_mixed_precision(
+    build: Any, inputs: Inputs, policy: str, what: str = "layer", **call_kwargs: Any
+) -> Any:
+    """Checks one layer or model under a mixed-precision dtype policy.
+
+    ``build(dtype)`` makes the layer or model with ``dtype=policy``. Its float
+    outputs on ``inputs`` must have the policy's compute dtype and be finite,
+    and its float weights must stay float32 (the variable dtype). Returns the
+    outputs.
+    """
+    instance = build(policy)
+    compute_dtype = keras.dtype_policies.get(policy).compute_dtype
+    outputs = instance(inputs, **call_kwargs)
+    for index, tensor in enumerate(keras.tree.flatten(outputs)):
+        dtype = keras.backend.standardize_dtype(tensor.dtype)
+        if _is_float(dtype):
+            assert dtype == compute_dtype, (
+                f"{what} under {policy}: output #{index} is {dtype}, "
+                f"expected {compute_dtype}"
+            )
+            values = np.asarray(keras.ops.convert_to_numpy(tensor), "float32")
+            assert np.all(np.isfinite(values)), (
+                f"{what} under {policy}: output #{index} is not finite"
+            )
+    for weight in instance.weights:
+        dtype = keras.backend.standardize_dtype(weight.dtype)
+        if _is_float(dtype):
+            assert dtype == "float32", (
+                f"{what} under {policy}: weight {weight.path} is {dtype}, "
+                "expected float32"
+            )
+    return outputs
+
+
+def _check_mixed_precision(
+    layer_cls: type[keras.layers.Layer],
+    init_kwargs: Mapping[str, Any],
+    input_data: Inputs,
+    call_kwargs: Mapping[str, Any],
+    policy: str,
+) -> None:
+    def build(dtype: str) -> keras.layers.Layer:
+        return layer_cls(**{**init_kwargs, "dtype": dtype})
+
+    layer = build(policy)
+    outputs = check_mixed_precision(
+        lambda _: layer, input_data, policy, what=layer_cls.__name__, **call_kwargs
+    )
+    # What compute_output_spec promises is what the call gives.
+    spec_inputs = keras.tree.map_structure(
+        lambda v: keras.KerasTensor(
+            tuple(keras.ops.shape(v)),
+            dtype=layer.compute_dtype if _is_float(v.dtype) else v.dtype,
+        ),
+        input_data,
+    )
+    specs = layer.compute_output_spec(spec_inputs, **call_kwargs)
+    for tensor, spec in zip(
+        keras.tree.flatten(outputs), keras.tree.flatten(specs), strict=True
+    ):
+        got = keras.backend.standardize_dtype(tensor.dtype)
+        assert got == keras.backend.standardize_dtype(spec.dtype), (
+            f"{layer_cls.__name__} under {policy}: compute_output_spec says "
+            f"{spec.dtype}, the call gives {got}"
+        )
 
 
 def run_serialization_test(instance: Any) -> Any:
@@ -235,6 +354,7 @@ class TestCase:
     """Base class for class-style tests; the helpers as methods."""
 
     run_layer_test = staticmethod(run_layer_test)
+    check_mixed_precision = staticmethod(check_mixed_precision)
     run_serialization_test = staticmethod(run_serialization_test)
     run_model_saving_test = staticmethod(run_model_saving_test)
     run_export_test = staticmethod(run_export_test)

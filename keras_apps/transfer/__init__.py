@@ -5,6 +5,7 @@ from keras_apps.transfer.augment import augment_dataset, build_augmenter
 from keras_apps.transfer.backbones import export_hub_module, load_backbone
 from keras_apps.transfer.checkpoint import CheckpointReport, load_from_checkpoint
 from keras_apps.transfer.classifier import build_classifier
+from keras_apps.transfer.feature_extractor import feature_extractor, preset_layers
 from keras_apps.transfer.features import extract_features
 from keras_apps.transfer.finetune import unfreeze
 from keras_apps.transfer.learning_rates import (
@@ -20,8 +21,10 @@ __all__ = [
     "build_classifier",
     "export_hub_module",
     "extract_features",
+    "feature_extractor",
     "layerwise_learning_rates",
     "load_backbone",
     "load_from_checkpoint",
+    "preset_layers",
     "unfreeze",
 ]

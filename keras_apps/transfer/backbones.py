@@ -16,6 +16,7 @@ Both need the TensorFlow backend.
 from __future__ import annotations
 
 import inspect
+import json
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -24,6 +25,7 @@ from typing import Any
 
 import keras
 
+from keras_apps import _compat
 from keras_apps.types import Shape
 
 __all__ = [
@@ -83,8 +85,8 @@ def export_hub_module(
     ...     [keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3),
     ...      keras.layers.GlobalAveragePooling2D()])
     >>> path = export_hub_module(model, os.path.join(tempfile.mkdtemp(), "m"))
-    >>> sorted(os.listdir(path))[:2]
-    ['assets', 'fingerprint.pb']
+    >>> sorted(os.listdir(path))[:3]
+    ['assets', 'assets.extra', 'fingerprint.pb']
     """
     import tensorflow as tf
 
@@ -109,7 +111,9 @@ def export_hub_module(
     inference_fn = call_fn.get_concrete_function(input_signature, training=False)
     call_fn.get_concrete_function(input_signature, training=True)
 
-    module = tf.__internal__.tracking.AutoTrackable()
+    # A public trackable whose attributes are saved as they are; tf.Module
+    # would not do, its `variables` are read-only properties, not saved.
+    module = tf.train.Checkpoint()
     module.__call__ = call_fn
     # Keras variables serialize as the tf.Variables they wrap.
     module.variables = list(model.variables)
@@ -119,7 +123,29 @@ def export_hub_module(
     if include_serving_signature:
         signatures = {"serving_default": inference_fn}
     tf.saved_model.save(module, path, signatures=signatures)
+    # A network with its own Rescaling layer takes raw images: say so, so that
+    # load_backbone does not rescale them a second time.
+    rescales = any(
+        isinstance(layer, keras.layers.Rescaling)
+        for layer in _compat.flatten_layers(model)
+    )
+    extra = os.path.join(path, "assets.extra")
+    os.makedirs(extra, exist_ok=True)
+    with open(os.path.join(extra, _HUB_METADATA), "w") as file:
+        json.dump({"rescales_its_inputs": rescales}, file)
     return path
+
+
+_HUB_METADATA = "keras_apps_backbone.json"
+
+
+def _rescales_its_inputs(handle: str) -> bool:
+    """Whether a SavedModel from `export_hub_module` rescales its own inputs."""
+    path = os.path.join(os.path.expanduser(handle), "assets.extra", _HUB_METADATA)
+    if "://" in handle or not os.path.isfile(path):
+        return False
+    with open(path) as file:
+        return bool(json.load(file).get("rescales_its_inputs", False))
 
 
 def _input_signature_of(model: keras.Model) -> Any:
@@ -347,7 +373,7 @@ def load_backbone(
     input_shape: Shape,
     weights: str | os.PathLike[str] | None = "imagenet",
     include_preprocessing: bool = True,
-    hub_input_range: tuple[float, float] | None = (0.0, 1.0),
+    hub_input_range: tuple[float, float] | None | str = "auto",
     **kwargs: Any,
 ) -> keras.Model:
     """Builds a pretrained feature extractor that takes raw 0..255 images.
@@ -369,9 +395,11 @@ def load_backbone(
     - a TF Hub / Kaggle URL or a local SavedModel directory, wrapped in
       `keras_apps.layers.HubBackbone` (``trainable``, ``signature`` and
       ``output_key`` go through ``**kwargs``). With ``include_preprocessing``
-      0..255 images are rescaled to ``hub_input_range``, (0, 1) by default as
-      in TF Hub's image conventions; pass ``hub_input_range=None`` for a
-      SavedModel that takes raw values.
+      0..255 images are rescaled to ``hub_input_range``: by default
+      (``"auto"``) to (0, 1) as in TF Hub's image conventions, except for a
+      SavedModel that `export_hub_module` wrote from a network with its own
+      ``Rescaling`` layer, which gets the raw images it was trained on; pass
+      ``hub_input_range=None`` for any SavedModel that takes raw values.
 
     Args:
         name_or_handle: A name from `known_backbones`, a
@@ -389,7 +417,9 @@ def load_backbone(
         include_preprocessing: Whether the model starts with the input
             preprocessing its weights expect.
         hub_input_range: For hub handles, the value range the SavedModel
-            expects; ``None`` feeds inputs unchanged.
+            expects, ``None`` to feed inputs unchanged, or ``"auto"``
+            (default): ``None`` for a network exported with its own
+            ``Rescaling`` layer, else ``(0.0, 1.0)``.
         **kwargs: More arguments for the application (``pooling``,
             ``alpha``, ...), the keras-cv class, or `HubBackbone`.
 
@@ -537,10 +567,8 @@ def _load_application(
 
 
 def _weights_unavailable(key: str, origin: str, error: Exception) -> Exception:
-    from keras.src.backend import config
-
     file_name = origin.rsplit("/", 1)[-1]
-    cached = os.path.join(os.path.expanduser(config.keras_home()), "models", file_name)
+    cached = os.path.join(_compat.keras_home(), "models", file_name)
     return WeightsUnavailableError(
         f"Could not download the ImageNet weights of {key}: the file "
         f"{file_name!r} from {origin} ({error}). Download it on a machine with "
@@ -665,7 +693,7 @@ def _load_hub(
     input_shape: tuple[int | None, ...],
     weights: str | None,
     include_preprocessing: bool,
-    hub_input_range: tuple[float, float] | None,
+    hub_input_range: tuple[float, float] | None | str,
     kwargs: dict[str, Any],
 ) -> keras.Model:
     from keras_apps.layers.hub_backbone import HubBackbone
@@ -675,6 +703,13 @@ def _load_hub(
             "A hub handle or SavedModel directory carries its own weights; leave "
             f"`weights` at its default. Received: weights={weights!r}"
         )
+    if isinstance(hub_input_range, str):
+        if hub_input_range != "auto":
+            raise ValueError(
+                "Expected `hub_input_range` to be 'auto', None or (low, high). "
+                f"Received: hub_input_range={hub_input_range!r}"
+            )
+        hub_input_range = None if _rescales_its_inputs(handle) else (0.0, 1.0)
     inputs = keras.Input(shape=input_shape, name="images")
     x = inputs
     if include_preprocessing and hub_input_range is not None:

@@ -12,6 +12,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_apps import _compat
+
 logger = logging.getLogger(__name__)
 
 
@@ -91,7 +93,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> dict[str, list[np.ndarray]]
 
 
 def _own_variables(layer: keras.layers.Layer) -> list[Any]:
-    return list(layer._trainable_variables) + list(layer._non_trainable_variables)
+    return _compat.own_variables(layer)
 
 
 def load_from_checkpoint(
@@ -140,7 +142,7 @@ def load_from_checkpoint(
     seen: dict[str, int] = {}
     layers = [
         layer
-        for layer in model._flatten_layers(include_self=False, recursive=True)
+        for layer in _compat.flatten_layers(model, include_self=False)
         if _own_variables(layer)
     ]
     for layer in layers:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from keras_apps import _compat
+
 _POOLINGS = ("avg", "max", "flatten", None)
 
 
@@ -75,7 +77,7 @@ def build_classifier(
     # Set every nested layer: assigning ``trainable`` its current value does
     # not cascade, so a trainable model holding a frozen layer (a HubBackbone
     # built with trainable=False) would otherwise stay partly frozen.
-    for layer in backbone._flatten_layers(include_self=True, recursive=True):
+    for layer in _compat.flatten_layers(backbone):
         layer.trainable = bool(train_backbone)
     inputs = keras.Input(shape=input_shape, name="image")
     if train_backbone:
@@ -109,11 +111,8 @@ def _input_shape(backbone: keras.layers.Layer) -> tuple[int | None, ...]:
     try:
         shape = backbone.input_shape  # type: ignore[attr-defined]
     except (AttributeError, ValueError):
-        shape = getattr(backbone, "_build_shapes_dict", None) or None
-        if isinstance(shape, dict) and len(shape) == 1:
-            shape = next(iter(shape.values()))
-        else:
-            shape = None
+        build_config = (backbone.get_build_config() or {}) if backbone.built else {}
+        shape = build_config.get("input_shape")
     if (
         shape is None
         or isinstance(shape, dict)

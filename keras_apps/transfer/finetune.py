@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import keras
 
+from keras_apps import _compat
+
 
 @dataclass
 class _Leaf:
@@ -56,7 +58,7 @@ def _set_trainable(
                 layer.trainable = state
     leaf.layer.trainable = True
     if keep_batchnorm_frozen:
-        for sub in leaf.layer._flatten_layers(include_self=False, recursive=True):
+        for sub in _compat.flatten_layers(leaf.layer, include_self=False):
             if _is_batchnorm(sub):
                 sub.trainable = False
 
@@ -138,7 +140,7 @@ def unfreeze(
         selected = candidates[start:]
     else:
         selected = candidates
-    all_layers = list(model._flatten_layers(include_self=True, recursive=True))
+    all_layers = _compat.flatten_layers(model)
     for leaf in selected:
         _set_trainable(leaf, all_layers, keep_batchnorm_frozen)
     return [leaf.layer.name for leaf in selected]

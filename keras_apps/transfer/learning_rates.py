@@ -22,8 +22,8 @@ from typing import Any
 
 import keras
 from keras import ops
-from keras.src.utils import tracking
 
+from keras_apps import _compat
 from keras_apps.api_export import keras_apps_export
 
 _UNSCALED = 1.0
@@ -110,10 +110,12 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
     loads with a model (``.keras``), multipliers included.
 
     How: the wrapper routes the inner optimizer's ``update_step(gradient,
-    variable, learning_rate)`` and ``_apply_weight_decay`` through itself
-    (on that instance only), so every Keras code path of ``apply``, the
-    TensorFlow distributed one included, gets the per-variable rate. The
-    inner optimizer is thus tied to the wrapper; use the wrapper only.
+    variable, learning_rate)`` and its weight decay step through itself (on
+    that instance only), so every Keras code path of ``apply``, the
+    TensorFlow distributed one and the JAX stateless one
+    (``stateless_apply``) included, gets the per-variable rate. The inner
+    optimizer is thus tied to the wrapper; use the wrapper only. Runs on
+    every backend.
 
     Args:
         inner_optimizer: The `keras.optimizers.Optimizer` to wrap.
@@ -164,12 +166,12 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
         self.multipliers = _validate_multipliers(multipliers)
         self.check_patterns = bool(check_patterns)
         self._check_on_build = self.check_patterns
-        self._factors: dict[Any, float] = {}
+        self._factors: dict[Any, float]
+        object.__setattr__(self, "_factors", {})
         # The inner optimizer's per-variable entry points are routed through
         # this wrapper, so every code path of `apply` (plain, distributed,
         # gradient accumulation) sees the per-variable rate.
         inner_update_step = inner_optimizer.update_step
-        inner_weight_decay = inner_optimizer._apply_weight_decay
 
         def update_step(gradient: Any, variable: Any, learning_rate: Any) -> Any:
             factor = self._factor_of(variable)
@@ -181,50 +183,60 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
                 )
             return inner_update_step(gradient, variable, learning_rate)
 
-        def apply_weight_decay(variables: Any) -> None:
-            groups: dict[float, list[Any]] = {}
-            for variable in variables:
-                groups.setdefault(self._factor_of(variable), []).append(variable)
-            original = inner_optimizer._learning_rate
-            for factor, group in groups.items():
-                if factor == 0.0:
-                    continue
-                if factor == _UNSCALED:
-                    inner_weight_decay(group)
-                    continue
-                rate = inner_optimizer.learning_rate
-                object.__setattr__(
-                    inner_optimizer, "_learning_rate", ops.multiply(rate, factor)
-                )
-                try:
-                    inner_weight_decay(group)
-                finally:
-                    object.__setattr__(inner_optimizer, "_learning_rate", original)
+        def route(inner_weight_decay: Any) -> Any:
+            def apply_weight_decay(variables: Any) -> None:
+                groups: dict[float, list[Any]] = {}
+                for variable in variables:
+                    groups.setdefault(self._factor_of(variable), []).append(variable)
+                for factor, group in groups.items():
+                    if factor == 0.0:
+                        continue
+                    if factor == _UNSCALED:
+                        inner_weight_decay(group)
+                        continue
+                    with _compat.scaled_learning_rate(inner_optimizer, factor):
+                        inner_weight_decay(group)
 
+            return apply_weight_decay
+
+        if not _compat.route_weight_decay(inner_optimizer, route) and (
+            inner_optimizer.weight_decay
+        ):
+            raise ValueError(
+                "This Keras version offers no hook to scale the decoupled weight "
+                "decay per layer, so layer-wise rates cannot apply it; use an "
+                "optimizer with weight_decay=None. Received: "
+                f"weight_decay={inner_optimizer.weight_decay}"
+            )
         object.__setattr__(inner_optimizer, "update_step", update_step)
-        object.__setattr__(inner_optimizer, "_apply_weight_decay", apply_weight_decay)
         object.__setattr__(inner_optimizer, "_keras_apps_layerwise", True)
 
     def _factor_of(self, variable: Any) -> float:
-        return self._factors.get(self.inner_optimizer._var_key(variable), _UNSCALED)
+        key = _compat.optimizer_variable_key(self.inner_optimizer, variable)
+        return self._factors.get(key, _UNSCALED)
 
-    @tracking.no_automatic_dependency_tracking
     def build(self, var_list: list[Any]) -> None:
         used: set[str] = set()
         factors = {}
         for variable in var_list:
             factor = _resolve_factor(variable, self.multipliers, used)
             if factor != _UNSCALED:
-                factors[self.inner_optimizer._var_key(variable)] = factor
+                factors[
+                    _compat.optimizer_variable_key(self.inner_optimizer, variable)
+                ] = factor
         unused = [p for p in self.multipliers if p not in used]
         if unused and self._check_on_build:
             raise ValueError(
                 f"These `multipliers` patterns match no layer: {unused}. "
                 "Patterns are matched (fnmatch) against the layer names in the "
                 "paths of the trainable variables; the layers seen are: "
-                f"{_layer_names(var_list)}"
+                f"{_layer_names(var_list)}. If these layers are frozen now and "
+                "trained later (GradualUnfreezing), pass the model to "
+                "layerwise_learning_rates(..., model=model), which checks the "
+                "patterns against all of its layers."
             )
-        self._factors = factors
+        # Kept off Keras' attribute tracking: a plain dict of floats.
+        object.__setattr__(self, "_factors", factors)
         self.inner_optimizer.build(var_list)
         super().build(var_list)
 
@@ -243,7 +255,7 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
 
     @property
     def variables(self) -> list[Any]:
-        return self._variables + self.inner_optimizer.variables
+        return list(super().variables) + self.inner_optimizer.variables
 
     def apply(self, grads: Any, trainable_variables: Any = None) -> None:
         if not getattr(self, "built", False):
@@ -256,14 +268,6 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
                 self.build(list(trainable_variables))
             self.built = True
         self.inner_optimizer.apply(grads, trainable_variables)
-
-    def stateless_apply(
-        self, optimizer_variables: Any, grads: Any, trainable_variables: Any
-    ) -> Any:
-        raise NotImplementedError(
-            "LayerwiseLearningRateOptimizer supports stateful backends "
-            "(TensorFlow, PyTorch); the JAX stateless path is not implemented."
-        )
 
     @property
     def learning_rate(self) -> Any:
@@ -332,9 +336,11 @@ def layerwise_learning_rates(
             entry wins; unmatched variables keep 1.0. A factor of 0 leaves a
             layer bit-identical.
         model: Optional. When given, every pattern is checked right away
-            against the model's layer names and weight paths. Without it, the
-            check happens when the optimizer is built (at the start of
-            `fit`), against the trainable variables.
+            against the model's layer names and weight paths, frozen layers
+            included (pass it when layers train later, with
+            `GradualUnfreezing`). Without it, the check happens when the
+            optimizer is built (at the start of `fit`), against the trainable
+            variables of that moment.
 
     Returns:
         A `LayerwiseLearningRateOptimizer` to pass to ``model.compile``.
@@ -360,7 +366,7 @@ def layerwise_learning_rates(
     checked = _validate_multipliers(multipliers)
     if model is not None:
         names: list[str] = []
-        for layer in model._flatten_layers(include_self=False, recursive=True):
+        for layer in _compat.flatten_layers(model, include_self=False):
             names.append(layer.name)
         paths = [w.path for w in model.weights]
         candidates = names + paths
@@ -374,4 +380,9 @@ def layerwise_learning_rates(
                 f"These `multipliers` patterns match no layer of model "
                 f"{model.name!r}: {unused}. Layer names: {names}"
             )
-    return LayerwiseLearningRateOptimizer(optimizer, checked)
+    # Checked against every layer already (frozen ones included): the
+    # optimizer may be built on the trainable variables of the moment, before
+    # GradualUnfreezing unfreezes the layers the patterns name.
+    return LayerwiseLearningRateOptimizer(
+        optimizer, checked, check_patterns=model is None
+    )

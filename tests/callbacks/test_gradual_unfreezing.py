@@ -64,7 +64,7 @@ def test_layers_start_changing_at_their_epoch(wrap):
     model = _model()
     optimizer = keras.optimizers.Adam(0.01)
     if wrap:
-        optimizer = layerwise_learning_rates(optimizer, {"block3*": 0.5})
+        optimizer = layerwise_learning_rates(optimizer, {"block3*": 0.5}, model=model)
     model.compile(optimizer=optimizer, loss="mse")
     names = ["block1_a", "block2_a", "block2_b", "block3_a"]
     recorder = _Recorder(names)
@@ -140,6 +140,12 @@ def test_errors():
         model.fit(
             *_data(), epochs=1, verbose=0, callbacks=[GradualUnfreezing(layer="body")]
         )
+
+
+@pytest.mark.requires_tensorflow(
+    reason="on JAX the optimizer is rebuilt at each step, its state carried over"
+)
+def test_an_optimizer_that_stepped_on_fewer_variables_is_refused():
     model = _model()
     model.compile(optimizer="adam", loss="mse")
     model.fit(*_data(), epochs=1, verbose=0)

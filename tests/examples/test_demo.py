@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.requires_tensorflow(
+    reason="the demo exports and serves TensorFlow SavedModels"
+)
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 

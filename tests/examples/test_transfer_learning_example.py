@@ -4,6 +4,10 @@ import os
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.requires_tensorflow(
+    reason="the example pretrains through a TensorFlow SavedModel (export_hub_module)"
+)
+
 EXAMPLE = os.path.join(
     os.path.dirname(__file__), "..", "..", "examples", "transfer_learning.py"
 )

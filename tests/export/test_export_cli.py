@@ -61,6 +61,25 @@ def test_export_command_errors(keras_file, tmp_path, capsys, extra, match):
     assert err.startswith("keras-apps export: ") and match in err
 
 
+def test_export_command_on_a_full_disk(keras_file, tmp_path, capsys, monkeypatch):
+    from keras_apps.export import saved_model
+
+    def full(model, functions, directory):
+        os.makedirs(os.path.join(directory, "variables"))
+        raise tf.errors.ResourceExhaustedError(
+            None, None, "part-00000; No space left on device [Op:SaveV2]"
+        )
+
+    monkeypatch.setattr(saved_model, "_write_saved_model", full)
+    base = str(tmp_path / "classifier")
+    assert cli.main(["export", keras_file[0], base]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"keras-apps export: [Errno 28] No space left on device at {base}"
+    )
+    assert "Traceback" not in err and os.listdir(base) == []
+
+
 def test_export_command_missing_file(tmp_path, capsys):
     missing = str(tmp_path / "missing.keras")
     assert cli.main(["export", missing, str(tmp_path / "m")]) == 1
@@ -87,3 +106,20 @@ def test_export_command_loads_keras_apps_layers_in_a_fresh_process(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert "exported version 1" in done.stdout
     assert "output features: float32 [None, 4]" in done.stdout
+
+
+def test_export_command_trusts_saved_models_only_when_told(tmp_path, capsys):
+    from keras_apps.layers import HubBackbone
+    from keras_apps.transfer.backbones import export_hub_module
+
+    inputs = keras.Input((4,))
+    inner = keras.Model(inputs, keras.layers.Dense(3)(inputs))
+    handle = export_hub_module(inner, tmp_path / "hub")
+    path = str(tmp_path / "with_hub.keras")
+    keras.Sequential([keras.Input((4,)), HubBackbone(handle)]).save(path)
+    base = str(tmp_path / "served")
+    assert cli.main(["export", path, base, "--no-validate"]) == 1
+    assert "--trust-saved-models" in capsys.readouterr().err
+    args = ["export", path, base, "--no-validate", "--trust-saved-models"]
+    assert cli.main(args) == 0
+    assert "exported version 1" in capsys.readouterr().out

@@ -179,6 +179,7 @@ def test_read_batching_config_rejects_bad_files(tmp_path, text, match):
 
 
 def test_temp_files_of_dead_writes_are_removed(tmp_path):
+    import fcntl
     import subprocess
     import sys
 
@@ -190,9 +191,12 @@ def test_temp_files_of_dead_writes_are_removed(tmp_path):
     dead = own.replace(f"-{os.getpid()}-", f"-{child.pid}-")
     (tmp_path / f".models.config.{dead}").write_text("half")
     (tmp_path / f".models.config.{own}").write_text("a live writer's")
-    write_model_config(
-        str(tmp_path / "models.config"), [{"name": "a", "base_path": "/a"}]
-    )
+    # A live writer holds a lock on its file; the dead one's lock is gone.
+    with open(tmp_path / f".models.config.{own}") as live:
+        fcntl.flock(live.fileno(), fcntl.LOCK_SH)
+        write_model_config(
+            str(tmp_path / "models.config"), [{"name": "a", "base_path": "/a"}]
+        )
     assert sorted(os.listdir(tmp_path)) == [f".models.config.{own}", "models.config"]
 
 

@@ -1,6 +1,9 @@
+import errno
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 import keras
 import numpy as np
@@ -75,6 +78,117 @@ def test_existing_version_is_refused_unless_overwrite(
     reloaded = tf.saved_model.load(os.path.join(base_path, "3"))
     outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
     np.testing.assert_allclose(outputs["output"], _reference(new_model, batch), 1e-6)
+
+
+def test_overwrite_never_leaves_the_version_missing(
+    base_path, batch, monkeypatch, make_dense_model
+):
+    from keras_apps.export import files
+
+    old_model, new_model = make_dense_model(seed=0), make_dense_model(seed=1)
+    export_for_serving(old_model, base_path, version=3, validate=False)
+    target = os.path.join(base_path, "3")
+    steps = []
+
+    def watched(function):
+        def step(*args, **kwargs):
+            result = function(*args, **kwargs)
+            # After every step a kill could strike: version 3 must be whole.
+            whole = os.path.isfile(os.path.join(target, "saved_model.pb"))
+            steps.append((function.__name__, whole))
+            return result
+
+        return step
+
+    monkeypatch.setattr(os, "rename", watched(os.rename))
+    monkeypatch.setattr(files, "exchange_paths", watched(files.exchange_paths))
+    monkeypatch.setattr(saved_model_module.shutil, "rmtree", watched(shutil.rmtree))
+    result = export_for_serving(new_model, base_path, version=3, overwrite=True)
+    assert steps and all(whole for _, whole in steps), steps
+    assert result.replaced and "publish a new version number" in result.describe()
+    assert _visible(base_path) == ["3"]
+    reloaded = tf.saved_model.load(target)
+    outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
+    np.testing.assert_allclose(outputs["output"], _reference(new_model, batch), 1e-6)
+
+
+def test_exchange_paths_swaps_two_folders(tmp_path):
+    from keras_apps.export.files import exchange_paths
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "file").write_text(name)
+    if not exchange_paths(str(tmp_path / "a"), str(tmp_path / "b")):
+        pytest.skip("no atomic exchange on this OS or file system")
+    assert (tmp_path / "a" / "file").read_text() == "b"
+    assert (tmp_path / "b" / "file").read_text() == "a"
+    with pytest.raises(FileNotFoundError):
+        exchange_paths(str(tmp_path / "a"), str(tmp_path / "missing"))
+
+
+def test_overwrite_without_an_atomic_exchange_falls_back_to_two_renames(
+    base_path, batch, monkeypatch, make_dense_model
+):
+    from keras_apps.export import files
+
+    monkeypatch.setattr(files, "exchange_paths", lambda first, second: False)
+    export_for_serving(make_dense_model(seed=0), base_path, version=1, validate=False)
+    new_model = make_dense_model(seed=1)
+    result = export_for_serving(
+        new_model, base_path, version=1, overwrite=True, validate=False
+    )
+    assert result.replaced and _visible(base_path) == ["1"]
+    reloaded = tf.saved_model.load(os.path.join(base_path, "1"))
+    outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
+    np.testing.assert_allclose(outputs["output"], _reference(new_model, batch), 1e-6)
+
+
+def _disk_full_on_write(monkeypatch):
+    """Makes the SavedModel write fail as SaveV2 does on a full disk."""
+    write = saved_model_module._write_saved_model
+
+    def full(model, functions, directory):
+        write(model, functions, directory)  # leaves files to clean up
+        raise tf.errors.ResourceExhaustedError(
+            None,
+            None,
+            f"{directory}/variables/variables_temp/part-00000-of-00001.data; "
+            "No space left on device [Op:SaveV2]",
+        )
+
+    monkeypatch.setattr(saved_model_module, "_write_saved_model", full)
+
+
+def test_a_full_disk_is_named_and_cleaned_up(base_path, monkeypatch, make_dense_model):
+    _disk_full_on_write(monkeypatch)
+    with pytest.raises(OSError) as info:
+        export_for_serving(make_dense_model(), base_path, validate=False)
+    assert info.value.errno == errno.ENOSPC
+    assert f"No space left on device at {base_path}" in str(info.value)
+    assert _visible(base_path) == []
+
+
+@pytest.mark.parametrize("kind", ["file", "last version"])
+def test_an_unusable_base_path_is_refused_before_writing(
+    base_path, monkeypatch, make_dense_model, kind
+):
+    from keras_apps._layout import MAX_VERSION
+
+    os.makedirs(base_path)
+    if kind == "file":
+        with open(os.path.join(base_path, "2"), "w") as file:
+            file.write("not a version")
+        error, match = FileExistsError, "is not a folder but is named like a version"
+    else:
+        os.makedirs(os.path.join(base_path, str(MAX_VERSION)))
+        error, match = ValueError, "the largest version TF Serving can serve"
+
+    def never(*args):
+        raise AssertionError("the export was written")
+
+    monkeypatch.setattr(saved_model_module, "_write_saved_model", never)
+    with pytest.raises(error, match=match):
+        export_for_serving(make_dense_model(), base_path)
 
 
 # -- atomicity -----------------------------------------------------------------
@@ -175,18 +289,56 @@ def test_killed_export_leaves_no_version_and_is_cleaned_up(base_path, make_dense
     assert _visible(base_path) == ["1", "2"]  # the dead export's folder is gone
 
 
+_HOLD_LOCK = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.flock(fd, fcntl.LOCK_SH)
+print("LOCKED", flush=True)
+sys.stdin.read()
+"""
+
+
 def test_only_dead_exports_work_folders_are_removed(base_path):
-    from keras_apps.export.files import clean_stale_work_dirs, work_dir_name
+    from keras_apps.export.files import (
+        NEW_PREFIX,
+        STAGING_SECONDS,
+        clean_stale_work_dirs,
+        work_dir_name,
+    )
 
     os.makedirs(base_path)
-    live = os.path.join(base_path, work_dir_name(TEMP_PREFIX))  # this process
-    os.makedirs(live)
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    dead = live.replace(f"-{os.getpid()}-", f"-{child.pid}-")
+    # A live exporter whose name says "dead pid on this host" (another PID
+    # namespace with the same host name): it holds its lock, so it stays.
+    live = os.path.join(base_path, work_dir_name(TEMP_PREFIX))
+    live = live.replace(f"-{os.getpid()}-", f"-{child.pid}-")
+    os.makedirs(live)
+    # A dead exporter whose pid was reused (here: by this live process).
+    dead = os.path.join(base_path, work_dir_name(TEMP_PREFIX))
     os.makedirs(os.path.join(dead, "variables"))
-    assert clean_stale_work_dirs(base_path) == [dead]
-    assert os.path.isdir(live) and not os.path.exists(dead)
+    staging_new = os.path.join(base_path, work_dir_name(NEW_PREFIX))
+    staging_old = os.path.join(base_path, work_dir_name(NEW_PREFIX))
+    os.makedirs(staging_new)
+    os.makedirs(staging_old)
+    past = time.time() - STAGING_SECONDS - 5
+    os.utime(staging_old, (past, past))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, live],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "LOCKED"
+        assert sorted(clean_stale_work_dirs(base_path)) == sorted([dead, staging_old])
+        assert os.path.isdir(live) and os.path.isdir(staging_new)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+        holder.stdout.close()
+    # Its holder gone, the live one is a leftover too.
+    assert clean_stale_work_dirs(base_path) == [live]
     assert list_versions(base_path) == []
 
 

@@ -24,6 +24,10 @@ from keras_apps.testing.test_case import (
 )
 from keras_apps.transfer.backbones import export_hub_module
 
+pytestmark = pytest.mark.requires_tensorflow(
+    reason="HubBackbone loads TensorFlow SavedModels"
+)
+
 IMAGE_SHAPE = (16, 16, 3)
 FEATURES = 8
 L2 = 1e-2
@@ -168,6 +172,10 @@ def test_layer_contract(saved):
         expected_output_shape=(4, FEATURES),
         expected_num_trainable_weights=6,
         expected_num_non_trainable_weights=2,
+        # The SavedModel computes in the dtypes it was saved with, and loading
+        # it back needs safe_mode=False: test_config_round_trip covers that.
+        run_mixed_precision_check=False,
+        run_serialization_check=False,
     )
 
 
@@ -414,7 +422,7 @@ def test_relative_and_pathlike_handles(saved, monkeypatch):
     x = _images(2)
     assert_all_close(layer(x), saved["cnn"](x), atol=1e-6)
     assert_all_close(HubBackbone(saved["root"] / "hub")(x), saved["cnn"](x), atol=1e-6)
-    assert os.path.isabs(HubBackbone("hub")._path)
+    assert os.path.isabs(HubBackbone("hub")._saved_model_dir)
 
 
 @pytest.mark.slow
@@ -437,3 +445,32 @@ def test_unreachable_hub_url_says_what_to_do(tmp_path, offline_python):
         result.stdout + result.stderr
     )
     assert "TFHUB_CACHE_DIR" in result.stdout
+
+
+@pytest.mark.requires_tensorflow(reason="HubBackbone loads a TensorFlow SavedModel")
+def test_trusting_the_saved_model_keeps_lambda_bytecode_refused(saved, tmp_path):
+    from keras_apps.layers import trust_saved_models
+
+    x = _images(2)
+    plain = keras.Sequential([keras.Input((16, 16, 3)), HubBackbone(saved["hub"])])
+    plain_path = str(tmp_path / "plain.keras")
+    plain.save(plain_path)
+    with trust_saved_models([saved["hub"]]):
+        loaded = keras.saving.load_model(plain_path)  # safe_mode=True
+    assert_all_close(loaded.predict(x, verbose=0), plain.predict(x, verbose=0))
+    with trust_saved_models([tmp_path]), pytest.raises(ValueError, match="trust_"):
+        keras.saving.load_model(plain_path)  # another SavedModel is trusted
+    with pytest.raises(ValueError, match="trust_saved_models"):
+        keras.saving.load_model(plain_path)  # outside the context
+
+    hostile = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            HubBackbone(saved["hub"]),
+            keras.layers.Lambda(lambda t: t * 2),
+        ]
+    )
+    hostile_path = str(tmp_path / "hostile.keras")
+    hostile.save(hostile_path)
+    with trust_saved_models(), pytest.raises(ValueError, match="lambda"):
+        keras.saving.load_model(hostile_path)

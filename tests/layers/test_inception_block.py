@@ -9,7 +9,6 @@ from keras_apps.testing.test_case import (
     run_export_test,
     run_layer_test,
     run_model_saving_test,
-    run_serialization_test,
 )
 
 REDUCED = dict(
@@ -35,6 +34,8 @@ def test_layer_behaviour(kwargs, channels, expected_channels, num_weights):
         expected_output_shape=(2, 6, 5, expected_channels),
         expected_num_trainable_weights=num_weights,
         expected_num_non_trainable_weights=0,
+        expected_num_seed_generators=0,
+        expected_num_losses=0,
     )
 
 
@@ -143,17 +144,28 @@ def test_compute_output_shape_keeps_unknown_spatial_dims():
     assert block.compute_output_shape((None, None, None, 9)) == (None, None, None, 22)
 
 
-@pytest.mark.parametrize("kwargs", [REDUCED, NAIVE])
-def test_serialization(kwargs):
-    revived = run_serialization_test(InceptionBlock(**kwargs, name="block"))
-    assert revived.mode == kwargs.get("mode", "reduced")
+def test_input_spec_checks_rank_and_then_channels():
+    block = InceptionBlock(**REDUCED, name="block")
+    with pytest.raises(ValueError, match="'block'.*expected ndim=4, found ndim=3"):
+        block(np.zeros((1, 4, 4), "float32"))
+    block(np.zeros((1, 4, 4, 3), "float32"))
+    with pytest.raises(ValueError, match="axis -1 of input shape to have value 3"):
+        block(np.zeros((1, 4, 4, 5), "float32"))
 
 
-@pytest.mark.parametrize("kwargs", [REDUCED, NAIVE])
-def test_saving_and_export(kwargs, tmp_path):
+def _block_model(kwargs):
     inputs = keras.Input((8, 8, 3))
-    outputs = InceptionBlock(**kwargs)(inputs)
-    model = keras.Model(inputs, outputs)
+    return keras.Model(inputs, InceptionBlock(**kwargs)(inputs))
+
+
+@pytest.mark.parametrize("kwargs", [REDUCED, NAIVE])
+def test_saving(kwargs, tmp_path):
     x = random_inputs((None, 8, 8, 3), seed=5)
-    run_model_saving_test(model, x, directory=str(tmp_path))
-    run_export_test(model, x, directory=str(tmp_path))
+    run_model_saving_test(_block_model(kwargs), x, directory=str(tmp_path))
+
+
+@pytest.mark.requires_tensorflow(reason="exports a TensorFlow SavedModel")
+@pytest.mark.parametrize("kwargs", [REDUCED, NAIVE])
+def test_export(kwargs, tmp_path):
+    x = random_inputs((None, 8, 8, 3), seed=5)
+    run_export_test(_block_model(kwargs), x, directory=str(tmp_path))

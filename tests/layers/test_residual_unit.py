@@ -9,7 +9,6 @@ from keras_apps.testing.test_case import (
     run_export_test,
     run_layer_test,
     run_model_saving_test,
-    run_serialization_test,
 )
 
 
@@ -38,6 +37,8 @@ def test_layer_behaviour(kwargs, channels, expected_shape, trainable, non_traina
         expected_output_shape=expected_shape,
         expected_num_trainable_weights=trainable,
         expected_num_non_trainable_weights=non_trainable,
+        expected_num_seed_generators=0,
+        expected_num_losses=0,
     )
 
 
@@ -225,22 +226,19 @@ def test_compute_output_shape_rounds_up_like_same_padding():
     assert unit.compute_output_shape((None, 7, None, 5)) == (None, 4, None, 12)
 
 
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        dict(filters=4),
-        dict(filters=2, strides=2, bottleneck=True, preactivation=False),
-        dict(filters=3, shortcut="projection", kernel_initializer="zeros"),
-    ],
-)
-def test_serialization(kwargs):
-    run_serialization_test(ResidualUnit(**kwargs))
+def test_input_spec_checks_rank_and_then_channels():
+    unit = ResidualUnit(4, name="unit")
+    with pytest.raises(ValueError, match="'unit'.*expected ndim=4, found ndim=2"):
+        unit(np.zeros((1, 4), "float32"))
+    unit(np.zeros((1, 4, 4, 4), "float32"))
+    with pytest.raises(ValueError, match="axis -1 of input shape to have value 4"):
+        unit(np.zeros((1, 4, 4, 2), "float32"))
 
 
 @pytest.mark.parametrize(
     "kwargs", [dict(filters=4), dict(filters=2, strides=2, preactivation=False)]
 )
-def test_saving_and_export(kwargs, tmp_path):
+def test_saving(kwargs, tmp_path):
     inputs = keras.Input((8, 8, 4))
     unit = ResidualUnit(**kwargs)
     model = keras.Model(inputs, unit(inputs))
@@ -248,4 +246,13 @@ def test_saving_and_export(kwargs, tmp_path):
     x = random_inputs((None, 8, 8, 4), seed=6)
     loaded = run_model_saving_test(model, x, atol=1e-5, directory=str(tmp_path))
     assert loaded.layers[-1].uses_projection == unit.uses_projection
+
+
+@pytest.mark.requires_tensorflow(reason="exports a TensorFlow SavedModel")
+def test_export(tmp_path):
+    inputs = keras.Input((8, 8, 4))
+    unit = ResidualUnit(filters=2, strides=2, preactivation=False)
+    model = keras.Model(inputs, unit(inputs))
+    _randomize(unit, seed=3)
+    x = random_inputs((None, 8, 8, 4), seed=6)
     run_export_test(model, x, atol=1e-4, directory=str(tmp_path))

@@ -5,6 +5,8 @@ import pytest
 from keras_apps.layers.inception_block import InceptionBlock
 from keras_apps.models.googlenet import GOOGLENET_BLOCKS, GoogLeNet
 from keras_apps.testing.test_case import (
+    MIXED_PRECISION_POLICIES,
+    check_mixed_precision,
     random_inputs,
     run_export_test,
     run_model_saving_test,
@@ -204,10 +206,29 @@ def test_serialization(kwargs):
     assert revived.get_config()["blocks"] == kwargs.get("blocks")
 
 
-def test_saving_and_export(tmp_path):
+def test_saving(tmp_path):
     model = GoogLeNet(**TINY, blocks=SMALL_TABLE, local_response_normalization=True)
     x = random_inputs((2, 32, 32, 3), seed=8)
     loaded = run_model_saving_test(model, x, atol=1e-6, directory=str(tmp_path))
     assert type(loaded) is GoogLeNet
     assert loaded.get_config() == model.get_config()
-    run_export_test(model, x, directory=str(tmp_path))
+
+
+@pytest.mark.requires_tensorflow(reason="exports a TensorFlow SavedModel")
+def test_export(tmp_path):
+    model = GoogLeNet(**TINY, blocks=SMALL_TABLE, local_response_normalization=True)
+    run_export_test(
+        model, random_inputs((2, 32, 32, 3), seed=8), directory=str(tmp_path)
+    )
+
+
+@pytest.mark.parametrize("policy", MIXED_PRECISION_POLICIES)
+def test_dtype_policy_reaches_every_layer_and_serializes(policy):
+    model = GoogLeNet(**TINY, local_response_normalization=True, dtype=policy)
+    check_mixed_precision(lambda _: model, random_inputs((2, 32, 32, 3)), policy)
+    for layer in model.layers[1:]:  # the image input stays float32
+        assert layer.dtype_policy.name == policy, layer.name
+    inner = model.get_layer("inception_3a").branch_3x3[0]
+    assert inner.dtype_policy.name == policy
+    revived = run_serialization_test(model)
+    assert revived.get_layer("conv1_7x7").dtype_policy.name == policy

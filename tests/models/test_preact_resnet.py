@@ -5,6 +5,8 @@ import pytest
 from keras_apps.layers.residual_unit import ResidualUnit
 from keras_apps.models.preact_resnet import RESNET_STAGES, PreActResNet
 from keras_apps.testing.test_case import (
+    MIXED_PRECISION_POLICIES,
+    check_mixed_precision,
     random_inputs,
     run_export_test,
     run_model_saving_test,
@@ -171,7 +173,7 @@ def test_serialization(kwargs):
     run_serialization_test(PreActResNet(**{**TINY, **kwargs}))
 
 
-def test_saving_and_export(tmp_path):
+def test_saving(tmp_path):
     model = PreActResNet(**TINY)
     x = random_inputs((2, 16, 16, 3), seed=4)
     # One step of training moves the batch-norm statistics off their defaults.
@@ -180,4 +182,22 @@ def test_saving_and_export(tmp_path):
     loaded = run_model_saving_test(model, x, atol=1e-6, directory=str(tmp_path))
     assert type(loaded) is PreActResNet
     assert loaded.get_config() == model.get_config()
-    run_export_test(model, x, directory=str(tmp_path))
+
+
+@pytest.mark.requires_tensorflow(reason="exports a TensorFlow SavedModel")
+def test_export(tmp_path):
+    model = PreActResNet(**TINY)
+    run_export_test(
+        model, random_inputs((2, 16, 16, 3), seed=4), directory=str(tmp_path)
+    )
+
+
+@pytest.mark.parametrize("policy", MIXED_PRECISION_POLICIES)
+def test_dtype_policy_reaches_every_layer_and_serializes(policy):
+    model = PreActResNet(**{**TINY, "stem": "imagenet"}, dtype=policy)
+    check_mixed_precision(lambda _: model, random_inputs((2, 16, 16, 3)), policy)
+    for layer in model.layers[1:]:  # the image input stays float32
+        assert layer.dtype_policy.name == policy, layer.name
+    assert model.get_layer("stage1_unit1").norms[0].dtype_policy.name == policy
+    revived = run_serialization_test(model)
+    assert revived.get_layer("stem_bn").dtype_policy.name == policy

@@ -23,9 +23,9 @@ def test_one_model_gpu_command():
         "--gpus",
         "all",
         "-p",
-        "8500:8500",
+        "127.0.0.1:8500:8500",
         "-p",
-        "8501:8501",
+        "127.0.0.1:8501:8501",
         "--mount",
         "type=bind,source=/srv/models/digits,target=/models/digits,readonly",
         "-e",
@@ -51,9 +51,9 @@ def test_config_file_batching_and_ports_command():
         "--gpus",
         "all",
         "-p",
-        "9000:8500",
+        "127.0.0.1:9000:8500",
         "-p",
-        "9001:8501",
+        "127.0.0.1:9001:8501",
         "--mount",
         "type=bind,source=/srv/models,target=/models,readonly",
         "--mount",
@@ -81,9 +81,9 @@ def test_cpu_command_without_warmup_or_tensor_content(tmp_path):
         "run",
         "--rm",
         "-p",
-        "8500:8500",
+        "127.0.0.1:8500:8500",
         "-p",
-        "8501:8501",
+        "127.0.0.1:8501:8501",
         "--mount",
         f"type=bind,source={tmp_path / 'mnist'},target=/models/mnist,readonly",
         "-e",
@@ -103,6 +103,11 @@ def test_cpu_command_without_warmup_or_tensor_content(tmp_path):
         ({"model_name": "a", "model_config_file": "/c/models.config"}, "model_name"),
         ({"model_base_path": "/m", "grpc_port": 0}, "grpc_port must be in"),
         ({"model_base_path": "/m", "rest_port": 8500}, "must differ"),
+        ({"model_base_path": "/m", "model_name": ".."}, "Received: model_name='..'"),
+        ({"model_base_path": "/srv/.."}, "Received: model_name='..'"),
+        ({"model_base_path": "/m", "model_name": "a/b"}, "model_name='a/b'"),
+        ({"model_base_path": "/m", "model_name": "a\\b"}, "ASCII letters"),
+        ({"model_base_path": "/m", "publish_host": ""}, "publish_host"),
         ({"model_base_path": "/a,b/m"}, "cannot contain ','"),
     ],
 )
@@ -195,7 +200,9 @@ def test_serve_docker_dry_run_prints_the_command(tmp_path, capsys):
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert out.startswith("docker run --rm -p 9500:8500 -p 8501:8501 --mount ")
+    assert out.startswith(
+        "docker run --rm -p 127.0.0.1:9500:8500 -p 127.0.0.1:8501:8501 --mount "
+    )
     assert "tensorflow/serving:latest " in out
 
 
@@ -223,16 +230,43 @@ def test_compose_file_passes_the_flags_of_tf_serving_command():
         assert f"- {flag}\n" in compose, flag
     for needed in (
         "image: tensorflow/serving:latest-gpu",
-        '"8500:8500"',
-        '"8501:8501"',
-        "./models:/models:ro",
-        "./batching.config:/config/batching.config:ro",
+        '"${TF_SERVING_PUBLISH_HOST:-127.0.0.1}:8500:8500"',
+        '"${TF_SERVING_PUBLISH_HOST:-127.0.0.1}:8501:8501"',
+        "${KERAS_APPS_MODELS:-./models}:/models:ro",
+        "${KERAS_APPS_BATCHING_CONFIG:-./batching.config}:/config/batching.config:ro",
         "capabilities: [gpu]",
     ):
         assert needed in compose, needed
 
 
-def test_deploy_readme_names_the_files():
-    readme = (DEPLOY / "README.md").read_text()
-    for name in ("docker-compose.gpu.yml", "models.config", "batching.config"):
-        assert name in readme
+def test_ports_are_published_on_loopback_unless_opened():
+    command = tf_serving_command("digits", "/srv/digits", publish_host="0.0.0.0")
+    assert command[5:9] == ["-p", "0.0.0.0:8500:8500", "-p", "0.0.0.0:8501:8501"]
+    command = tf_serving_command("digits", "/srv/digits", publish_host="::1")
+    assert command[6] == "[::1]:8500:8500"
+
+
+def test_a_fresh_clone_serves_what_keras_apps_export_writes(tmp_path, capsys):
+    import shutil
+
+    import keras
+
+    from keras_apps.export import list_versions
+
+    # A fresh clone: deploy/ as tracked, no model exported yet.
+    clone = tmp_path / "deploy"
+    shutil.copytree(DEPLOY, clone, ignore=shutil.ignore_patterns("*[0-9]"))
+    text = (clone / "models" / "models.config").read_text()
+    config = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
+    inputs = keras.Input((3,))
+    path = str(tmp_path / "model.keras")
+    keras.Model(inputs, keras.layers.Dense(2)(inputs)).save(path)
+    for entry in config.model_config_list.config:
+        # The compose file mounts its models folder at /models.
+        assert entry.base_path.startswith("/models/")
+        base = clone / "models" / entry.base_path[len("/models/") :]
+        assert cli.main(["export", path, str(base), "--no-validate"]) == 0
+        assert list_versions(str(base)) == [1]
+    compose = (clone / "docker-compose.gpu.yml").read_text()
+    assert "- ${KERAS_APPS_MODELS:-./models}:/models:ro" in compose
+    assert f"keras-apps export model.keras deploy/models/{entry.name}" in compose

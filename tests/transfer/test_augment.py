@@ -6,6 +6,8 @@ import tensorflow as tf
 
 from keras_apps.transfer import augment, augment_dataset, build_augmenter
 
+pytestmark = pytest.mark.requires_tensorflow(reason="augment builds tf.data pipelines")
+
 
 def _images():
     from sklearn.datasets import load_sample_images

@@ -27,6 +27,10 @@ from keras_apps.transfer.backbones import (
     load_backbone,
 )
 
+pytestmark = pytest.mark.requires_tensorflow(
+    reason="load_backbone wraps TensorFlow SavedModels, keras-cv and TF preprocessing"
+)
+
 
 def _raw_images(shape=(32, 32, 3), n: int = 2, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -381,6 +385,27 @@ def test_hub_directory_backbone_rescales_to_the_hub_range(small_cnn_dir):
     assert_all_close(signed(x), cnn(x / 127.5 - 1.0), atol=1e-5)
     raw = load_backbone(path, (8, 8, 3), include_preprocessing=False)
     assert_all_close(raw(x), cnn(x), atol=1e-5)
+
+
+def test_network_with_its_own_rescaling_is_not_rescaled_twice(tmp_path):
+    cnn = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Rescaling(1 / 255.0),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+        ]
+    )
+    path = export_hub_module(cnn, tmp_path / "hub")
+    backbone = load_backbone(path, (8, 8, 3))
+    assert "hub_preprocessing" not in [layer.name for layer in backbone.layers]
+    x = _raw_images((8, 8, 3))
+    assert_all_close(backbone(x), cnn(x), atol=1e-5)
+    # An explicit range still applies.
+    ranged = load_backbone(path, (8, 8, 3), hub_input_range=(0.0, 1.0))
+    assert_all_close(ranged(x), cnn(x / 255.0), atol=1e-5)
+    with pytest.raises(ValueError, match="hub_input_range='raw'"):
+        load_backbone(path, (8, 8, 3), hub_input_range="raw")
 
 
 def test_hub_directory_refuses_other_weights(small_cnn_dir):

@@ -1,0 +1,235 @@
+"""Neural style transfer, texture synthesis, feature inversion and FastStyleNet.
+
+On pictures shipped with scikit-image (``astronaut`` as content,
+``immunohistochemistry`` and ``coffee`` as styles), the script writes under
+``examples/output/style_transfer/``:
+
+- ``stylized.png``: content, style and the Gatys et al. result
+  (`keras_apps.models.StyleTransfer`, Adam, VGG-19 with the paper's layers);
+- ``texture.png``: a texture synthesized from noise (style term only);
+- ``reconstructions.png``: images inverted from the activations of a shallow
+  (``block2_conv2``) and a deep (``block4_conv2``) layer (content term only);
+- ``loss_curve.png``: the weighted content and style terms and the total per
+  step of the stylization;
+- ``fast_style_net.png``: a `FastStyleNet` trained for a few steps with
+  ``model.fit`` and `StyleContentLoss`, applied to the content image.
+
+Without ``--weights imagenet`` (the default, so that it runs offline) VGG-19
+has random filters: random multi-scale filters still carry texture
+statistics (Ustyuzhaninov et al. 2017), so textures and colours transfer but
+the result is not the classic painting-like one. With ``--weights imagenet``
+on a machine with network access the same script gives the classic result.
+
+Run: ``python examples/style_transfer.py [--weights imagenet] [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import keras  # noqa: E402
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import skimage.data  # noqa: E402
+from skimage.transform import resize  # noqa: E402
+
+from keras_apps.losses import StyleContentLoss  # noqa: E402
+from keras_apps.models import FastStyleNet, StyleTransfer, invert_features  # noqa: E402
+from keras_apps.transfer import feature_extractor, preset_layers  # noqa: E402
+
+SHALLOW, DEEP = "block2_conv2", "block4_conv2"
+
+
+def picture(name: str, size: int) -> np.ndarray:
+    """A scikit-image picture as float RGB 0..255, longer side ``size``."""
+    image = getattr(skimage.data, name)()
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    image = image[..., :3].astype("float32")
+    height, width = image.shape[:2]
+    scale = size / max(height, width)
+    shape = (max(1, round(height * scale)), max(1, round(width * scale)))
+    return resize(image, shape, anti_aliasing=True, preserve_range=True).astype(
+        "float32"
+    )
+
+
+def square(name: str, size: int) -> np.ndarray:
+    image = picture(name, 4 * size)
+    side = min(image.shape[:2])
+    return resize(
+        image[:side, :side], (size, size), anti_aliasing=True, preserve_range=True
+    ).astype("float32")
+
+
+def crops(size: int, count: int, seed: int = 0) -> np.ndarray:
+    """Random square crops of several scikit-image photos (FastStyleNet data)."""
+    rng = np.random.default_rng(seed)
+    images = [
+        picture(n, 3 * size) for n in ("astronaut", "chelsea", "coffee", "rocket")
+    ]
+    out = []
+    for index in range(count):
+        image = images[index % len(images)]
+        top = rng.integers(0, image.shape[0] - size + 1)
+        left = rng.integers(0, image.shape[1] - size + 1)
+        out.append(image[top : top + size, left : left + size])
+    return np.stack(out).astype("float32")
+
+
+def show(axis: Any, image: np.ndarray, title: str) -> None:
+    axis.imshow(np.clip(image, 0, 255).astype("uint8"))
+    axis.set_title(title, fontsize=9)
+    axis.axis("off")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output-dir", default="examples/output/style_transfer")
+    parser.add_argument(
+        "--weights", default="none", help="'none', 'imagenet' or a file"
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, few steps")
+    parser.add_argument("--size", type=int, default=None)
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--fit-steps", type=int, default=None, help="FastStyleNet")
+    args = parser.parse_args(argv)
+    out = Path(args.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    size = args.size or (32 if args.quick else 128)
+    steps = args.steps or (6 if args.quick else 150)
+    net_steps, net_size = (2, 32) if args.quick else (60, 64)
+    net_steps = args.fit_steps or net_steps
+    weights = None if args.weights.lower() == "none" else args.weights
+    keras.utils.set_random_seed(0)
+    start = time.perf_counter()
+
+    content_layers, style_layers = preset_layers("vgg19")
+    extractor = feature_extractor(
+        "vgg19", [*content_layers, *style_layers, SHALLOW], weights=weights
+    )
+    content = picture("astronaut", size)
+    style = square("immunohistochemistry", size)
+    numbers: dict[str, Any] = {"weights": args.weights, "size": size, "steps": steps}
+
+    # 1. Gatys et al.: content + style.
+    transfer = StyleTransfer(
+        extractor,
+        list(content_layers),
+        list(style_layers),
+        style_weight=1e4,
+        tv_weight=1e-5,
+        learning_rate=4.0,
+    )
+    stylized = transfer.transfer(content, style, steps=steps, verbose=0)
+    history = stylized.history
+    numbers["stylize_loss"] = (history["total"][0], history["total"][-1])
+    figure, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+    show(axes[0], content, "content (astronaut)")
+    show(axes[1], style, "style (immunohistochemistry)")
+    show(axes[2], stylized.image, f"StyleTransfer, {steps} Adam steps")
+    figure.suptitle(f"Gatys et al. style transfer, VGG-19 weights: {args.weights}")
+    figure.tight_layout()
+    figure.savefig(out / "stylized.png", dpi=100)
+    plt.close(figure)
+
+    # Loss curve of that run.
+    figure, axis = plt.subplots(figsize=(6, 4))
+    steps_axis = np.arange(1, len(history["total"]) + 1)
+    axis.semilogy(steps_axis, history["total"], label="total")
+    axis.semilogy(
+        steps_axis, np.asarray(history["content"]) * 1.0, label="content (x1)"
+    )
+    axis.semilogy(steps_axis, np.asarray(history["style"]) * 1e4, label="style (x1e4)")
+    axis.set_xlabel("Adam step")
+    axis.set_ylabel("loss (log scale)")
+    axis.set_title("StyleContentLoss during the stylization")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out / "loss_curve.png", dpi=100)
+    plt.close(figure)
+
+    # 2. Texture synthesis: the style term only, from noise.
+    texture_source = square("coffee", size)
+    texture = StyleTransfer(
+        extractor, [], list(style_layers), style_weight=1.0, learning_rate=6.0, seed=0
+    ).synthesize_texture(texture_source, size=size, steps=steps, verbose=0)
+    numbers["texture_style_loss"] = (
+        texture.history["style"][0],
+        texture.history["style"][-1],
+    )
+    figure, axes = plt.subplots(1, 2, figsize=(7, 3.8))
+    show(axes[0], texture_source, "texture source (coffee)")
+    show(axes[1], texture.image, f"synthesized from noise, {steps} steps")
+    figure.suptitle("Texture synthesis (Gatys et al. 2015): Gram matrices only")
+    figure.tight_layout()
+    figure.savefig(out / "texture.png", dpi=100)
+    plt.close(figure)
+
+    # 3. Feature inversion from a shallow and a deep layer.
+    inversions = {}
+    # Deep activations constrain the pixels less: a stronger image prior.
+    for layer, tv_weight in ((SHALLOW, 2.0), (DEEP, 30.0)):
+        inversions[layer] = invert_features(
+            extractor,
+            layer,
+            content,
+            steps=steps,
+            tv_weight=tv_weight,
+            learning_rate=4.0,
+            seed=0,
+            verbose=0,
+        )
+        hist = inversions[layer].history["content"]
+        numbers[f"inversion_{layer}"] = (hist[0], hist[-1])
+    figure, axes = plt.subplots(1, 3, figsize=(10, 3.6))
+    show(axes[0], content, "original")
+    for axis, layer in zip(axes[1:], (SHALLOW, DEEP), strict=True):
+        show(axis, inversions[layer].image, f"inverted from {layer}")
+    figure.suptitle("Feature inversion (Mahendran & Vedaldi 2015), from noise")
+    figure.tight_layout()
+    figure.savefig(out / "reconstructions.png", dpi=100)
+    plt.close(figure)
+
+    # 4. FastStyleNet trained with model.fit on photo crops.
+    loss = StyleContentLoss(
+        extractor,
+        style,
+        content_layers=list(content_layers),
+        style_layers=list(style_layers),
+        style_weight=1e4,
+        tv_weight=1e-5,
+        normalization="gatys",
+    )
+    net = FastStyleNet(filters=(16, 32, 64), residual_blocks=3)
+    net.compile(keras.optimizers.Adam(1e-3), loss=loss, jit_compile=False)
+    data = crops(net_size, 4 * net_steps)
+    fit = net.fit(data, data, batch_size=4, epochs=1, verbose=0)
+    numbers["fast_style_net_loss"] = fit.history["loss"][0]
+    output = keras.ops.convert_to_numpy(net(content[None]))[0]
+    figure, axes = plt.subplots(1, 2, figsize=(7, 3.8))
+    show(axes[0], content, "content")
+    show(axes[1], output, f"FastStyleNet after {net_steps} fit steps")
+    figure.suptitle("Johnson et al. feed-forward network, one forward pass")
+    figure.tight_layout()
+    figure.savefig(out / "fast_style_net.png", dpi=100)
+    plt.close(figure)
+
+    numbers["seconds"] = time.perf_counter() - start
+    for key, value in numbers.items():
+        print(f"{key}: {value}")
+    return numbers
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,433 @@
+"""TF Serving's REST API over the request handlers (one room of the server).
+
+The URLs and JSON of TF Serving's REST API (its port 8501):
+
+- ``GET /v1/models/NAME[/versions/N|/labels/L]``: version status;
+- ``GET .../metadata``: the SignatureDefMap;
+- ``POST .../NAME[/versions/N|/labels/L]:predict`` with ``{"instances": [...]}``
+  (row format, answered with ``{"predictions": [...]}``) or ``{"inputs": ...}``
+  (columnar, answered with ``{"outputs": ...}``), ``{"b64": "..."}`` for bytes;
+- ``POST ...:classify`` and ``...:regress`` with ``{"examples": [...]}`` (and
+  an optional ``"context"``), answered with ``{"results": [...]}``;
+- errors as ``{"error": "..."}`` with the HTTP status of the gRPC code.
+
+HTTP is parsed by the standard library's `http.server` (threaded; HTTP/1.1
+keep-alive), the routing and JSON are here. It speaks HTTPS with the same
+certificate, and requires the same client certificates, as the gRPC port
+when the server is given them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import grpc
+import numpy as np
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_pb2,
+)
+
+from keras_apps._layout import DEFAULT_SIGNATURE_KEY
+from keras_apps.serving import codec
+from keras_apps.serving._handlers import RequestHandlers, check_input_names
+from keras_apps.serving._status import RpcError
+from keras_apps.serving._versions import ModelRegistry
+
+logger = logging.getLogger("keras_apps.serving.server")
+
+_URL = re.compile(
+    r"^/v1/models/(?P<name>[^/:]+)"
+    r"(?:/versions/(?P<version>-?[0-9]+)|/labels/(?P<label>[^/:]+))?"
+    r"(?:(?P<metadata>/metadata)|:(?P<verb>predict|classify|regress))?/?$"
+)
+
+# The HTTP status of each gRPC code, as TF Serving's REST handler maps them.
+_HTTP_STATUS = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+}
+
+
+def _invalid(message: str) -> RpcError:
+    return RpcError(grpc.StatusCode.INVALID_ARGUMENT, message)
+
+
+def _to_dict(message: Any) -> dict[str, Any]:
+    return json_format.MessageToDict(
+        message,
+        preserving_proto_field_name=True,
+        always_print_fields_with_no_presence=True,
+    )
+
+
+def _decode_strings(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_decode_strings(item) for item in value]
+    if isinstance(value, dict):
+        if set(value) != {"b64"}:
+            raise _invalid(
+                'A string value must be a JSON string or {"b64": "..."}; '
+                f"received an object with keys {sorted(value)}"
+            )
+        try:
+            return base64.b64decode(value["b64"], validate=True)
+        except (ValueError, TypeError) as error:
+            raise _invalid(f"Unable to base64 decode: {error}") from error
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise _invalid(f"Expected a string value; received {json.dumps(value)}")
+
+
+def _array(value: Any, info: Any, alias: str) -> np.ndarray:
+    """A JSON value as an array of the signature input's dtype."""
+    if info.dtype == types_pb2.DT_STRING:
+        try:
+            return np.array(_decode_strings(value), dtype=object)
+        except ValueError as error:  # ragged lists
+            raise _invalid(f"Failed to process element: {alias}: {error}") from error
+    try:
+        dtype = codec.numpy_dtype(info.dtype)
+        flat = np.ravel(np.array(value, dtype=object))
+        if any(isinstance(v, (str, dict, type(None))) for v in flat):
+            raise ValueError("expected numbers")
+        return np.asarray(value, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise _invalid(
+            f"Failed to process element: {alias} of 'instances'/'inputs' as "
+            f"{tf.dtypes.as_dtype(info.dtype).name}: {error}"
+        ) from error
+
+
+def _json_value(array: np.ndarray, alias: str) -> Any:
+    if array.dtype == object or array.dtype.kind in "SU":
+
+        def text(item: Any) -> Any:
+            data = bytes(item)
+            if alias.endswith("_bytes"):
+                return {"b64": base64.b64encode(data).decode("ascii")}
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                return {"b64": base64.b64encode(data).decode("ascii")}
+
+        return np.vectorize(text, otypes=[object])(array).tolist()
+    if array.dtype.kind == "c":
+        return np.stack([array.real, array.imag], axis=-1).tolist()
+    if array.dtype.kind == "f" and array.dtype.itemsize < 4 or array.dtype.kind == "V":
+        return array.astype(np.float32).tolist()
+    return array.tolist()
+
+
+def _feature(value: Any) -> tf.train.Feature:
+    values = value if isinstance(value, list) else [value]
+    if all(isinstance(v, bool) for v in values) or all(
+        isinstance(v, int) and not isinstance(v, bool) for v in values
+    ):
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+    return tf.train.Feature(
+        bytes_list=tf.train.BytesList(value=[_decode_strings(v) for v in values])
+    )
+
+
+def _example(features: Any) -> bytes:
+    if not isinstance(features, dict):
+        raise _invalid(
+            "Each example must be a JSON object of feature names to values; "
+            f"received {json.dumps(features)[:100]}"
+        )
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={key: _feature(value) for key, value in features.items()}
+        )
+    ).SerializeToString()
+
+
+class RestApi:
+    """Answers TF Serving's REST requests; `handle` is plain (method, path, body).
+
+    Args:
+        registry: The served models.
+        handlers: The `RequestHandlers` that run them.
+        max_body_bytes: Larger request bodies are refused (413).
+    """
+
+    def __init__(
+        self, registry: ModelRegistry, handlers: RequestHandlers, max_body_bytes: int
+    ) -> None:
+        self._registry = registry
+        self._handlers = handlers
+        self.max_body_bytes = max_body_bytes
+
+    def handle(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        """Returns the HTTP status and the JSON answer of one request."""
+        try:
+            return 200, self._route(method, path, body)
+        except RpcError as error:
+            return _HTTP_STATUS.get(error.code, 500), {"error": error.message}
+        except Exception as error:  # an answer, never a dropped connection
+            logger.exception("REST request failed")
+            return 500, {"error": f"{type(error).__name__}: {error}"}
+
+    def _route(self, method: str, path: str, body: bytes) -> Any:
+        match = _URL.match(path.split("?", 1)[0])
+        if match is None:
+            raise RpcError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"Malformed request: {method} {path}",
+            )
+        spec = model_pb2.ModelSpec(name=match["name"])
+        if match["version"] is not None:
+            spec.version.value = int(match["version"])
+        elif match["label"] is not None:
+            spec.version_label = match["label"]
+        verb = match["verb"]
+        if method == "GET" and verb is None:
+            if match["metadata"]:
+                return self._metadata(spec)
+            return self._status(spec)
+        if method == "POST" and verb is not None:
+            try:
+                request = json.loads(body or b"{}")
+            except ValueError as error:
+                raise _invalid(f"JSON Parse error: {error}") from error
+            if not isinstance(request, dict):
+                raise _invalid("JSON Value is not an object")
+            if verb == "predict":
+                return self._predict(spec, request)
+            return self._examples(spec, request, verb)
+        raise RpcError(
+            grpc.StatusCode.INVALID_ARGUMENT, f"Malformed request: {method} {path}"
+        )
+
+    def _status(self, spec: model_pb2.ModelSpec) -> Any:
+        if spec.version_label:
+            model = self._registry.model(spec.name)
+            spec.version.value = model.resolve(spec).version
+            spec.ClearField("version_label")
+        request = get_model_status_pb2.GetModelStatusRequest(model_spec=spec)
+        return _to_dict(self._handlers.get_model_status(request))
+
+    def _metadata(self, spec: model_pb2.ModelSpec) -> Any:
+        request = get_model_metadata_pb2.GetModelMetadataRequest(
+            model_spec=spec, metadata_field=["signature_def"]
+        )
+        response = self._handlers.get_model_metadata(request)
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata["signature_def"].Unpack(signature_map)
+        return {
+            "model_spec": _to_dict(response.model_spec),
+            "metadata": {"signature_def": _to_dict(signature_map)},
+        }
+
+    def _predict(self, spec: model_pb2.ModelSpec, request: dict[str, Any]) -> Any:
+        if ("instances" in request) == ("inputs" in request):
+            raise _invalid(
+                "Missing 'instances' or 'inputs' key"
+                if "instances" not in request
+                else "Not both 'instances' and 'inputs' may be given"
+            )
+        model = self._registry.model(spec.name)
+        loaded = model.resolve(spec)
+        signature_name = request.get("signature_name") or DEFAULT_SIGNATURE_KEY
+        signature = loaded.signature(signature_name)
+        names = sorted(signature.inputs)
+        row_format = "instances" in request
+        if row_format:
+            instances = request["instances"]
+            if not isinstance(instances, list) or not instances:
+                raise _invalid("'instances' must be a non-empty JSON list")
+            named = all(isinstance(i, dict) for i in instances) and not (
+                len(names) == 1
+                and signature.inputs[names[0]].dtype == types_pb2.DT_STRING
+                and all(set(i) == {"b64"} for i in instances)
+            )
+            if named:
+                keys = set(instances[0])
+                if any(set(i) != keys for i in instances):
+                    raise _invalid(
+                        "Expected all instances to have the same input names"
+                    )
+                columns = {k: [i[k] for i in instances] for k in keys}
+            elif len(names) == 1:
+                columns = {names[0]: instances}
+            else:
+                raise _invalid(
+                    "The signature has several inputs "
+                    f"{{{','.join(names)}}}: each instance must be a JSON object "
+                    "with these names"
+                )
+        else:
+            inputs = request["inputs"]
+            if isinstance(inputs, dict) and not (set(inputs) == {"b64"}):
+                columns = dict(inputs)
+            elif len(names) == 1:
+                columns = {names[0]: inputs}
+            else:
+                raise _invalid(
+                    "The signature has several inputs "
+                    f"{{{','.join(names)}}}: 'inputs' must be a JSON object with "
+                    "these names"
+                )
+        check_input_names(signature, columns)
+        arrays = {
+            alias: _array(value, signature.inputs[alias], alias)
+            for alias, value in columns.items()
+        }
+        outputs = self._handlers.run_signature(loaded, signature_name, arrays)
+        if not row_format:
+            if len(outputs) == 1:
+                ((alias, value),) = outputs.items()
+                return {"outputs": _json_value(value, alias)}
+            return {"outputs": {a: _json_value(v, a) for a, v in outputs.items()}}
+        batch = {np.shape(v)[0] if np.ndim(v) else None for v in outputs.values()}
+        if len(batch) != 1 or None in batch:
+            raise _invalid(
+                "Tensors of the row format must share the batch size (first "
+                "dimension); the outputs have shapes "
+                + ", ".join(f"{a}: {list(np.shape(v))}" for a, v in outputs.items())
+                + ". Use the columnar format ('inputs')."
+            )
+        if len(outputs) == 1:
+            ((alias, value),) = outputs.items()
+            return {"predictions": _json_value(value, alias)}
+        columns_out = {a: _json_value(v, a) for a, v in outputs.items()}
+        count = int(next(iter(batch)) or 0)
+        return {
+            "predictions": [
+                {a: columns_out[a][row] for a in columns_out} for row in range(count)
+            ]
+        }
+
+    def _examples(
+        self, spec: model_pb2.ModelSpec, request: dict[str, Any], verb: str
+    ) -> Any:
+        examples = request.get("examples")
+        if not isinstance(examples, list) or not examples:
+            raise _invalid("'examples' must be a non-empty JSON list")
+        context = request.get("context")
+        serialized = [_example(e) for e in examples]
+        if context is not None:
+            # A serialized context then an example merge: the example wins.
+            prefix = _example(context)
+            serialized = [prefix + e for e in serialized]
+        model = self._registry.model(spec.name)
+        loaded = model.resolve(spec)
+        signature_name = request.get("signature_name") or DEFAULT_SIGNATURE_KEY
+        result = self._handlers.example_result(loaded, signature_name, serialized, verb)
+        if verb == "classify":
+            return {
+                "results": [
+                    [[c.label, c.score] for c in classification.classes]
+                    for classification in result.classifications
+                ]
+            }
+        return {"results": [r.value for r in result.regressions]}
+
+
+class RestServer:
+    """`RestApi` on its own port: a threaded `http.server`, HTTPS when told."""
+
+    def __init__(
+        self,
+        api: RestApi,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self._api = api
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = "keras-apps-LocalModelServer"
+
+            def _answer(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length > api.max_body_bytes:
+                    status, answer = (
+                        413,
+                        {
+                            "error": f"Request body of {length} bytes is above the "
+                            f"{api.max_body_bytes}-byte limit"
+                        },
+                    )
+                    self.close_connection = True
+                else:
+                    body = self.rfile.read(length) if length else b""
+                    status, answer = api.handle(method, self.path, body)
+                data = json.dumps(answer, indent=1).encode("utf-8")
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                self._answer("GET")
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._answer("POST")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                logger.debug("REST %s", format % args)
+
+        family_host = host.strip("[]")
+
+        class Server(ThreadingHTTPServer):
+            address_family = socket.AF_INET6 if ":" in family_host else socket.AF_INET
+            daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                # A client that drops, or fails the TLS handshake: no traceback.
+                logger.debug("REST connection from %s failed", client_address)
+
+        self._server = Server((family_host, port), Handler)
+        if ssl_context is not None:
+            # The handshake happens in each connection's thread, on its first
+            # read, so that a client that stalls it blocks no one else.
+            self._server.socket = ssl_context.wrap_socket(
+                self._server.socket, server_side=True, do_handshake_on_connect=False
+            )
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            name="local-model-server-rest",
+            daemon=True,
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
