@@ -3,7 +3,23 @@
 They arrive with the style-transfer and UNet work; see DESIGN.md.
 """
 
+from keras_apps.losses.adversarial import (
+    gan_discriminator_loss,
+    gan_generator_loss,
+    gradient_penalty,
+    interpolate,
+    wasserstein_critic_loss,
+    wasserstein_generator_loss,
+)
 from keras_apps.losses.style_content_loss import StyleContentLoss
 from keras_apps.losses.total_variation import total_variation
 
 __all__: list[str] = ["StyleContentLoss", "total_variation"]
+__all__ += [
+    "gan_discriminator_loss",
+    "gan_generator_loss",
+    "gradient_penalty",
+    "interpolate",
+    "wasserstein_critic_loss",
+    "wasserstein_generator_loss",
+]

@@ -1,6 +1,9 @@
 """Models built from keras-apps layers. Importing registers them for loading."""
 
+from keras_apps.models.conditional_gan import ConditionalGAN
+from keras_apps.models.dcgan import dcgan_discriminator, dcgan_generator
 from keras_apps.models.fast_style_net import FastStyleNet
+from keras_apps.models.gan import GAN
 from keras_apps.models.googlenet import GoogLeNet
 from keras_apps.models.preact_resnet import PreActResNet
 from keras_apps.models.style_transfer import (
@@ -9,6 +12,7 @@ from keras_apps.models.style_transfer import (
     invert_features,
     synthesize_texture,
 )
+from keras_apps.models.wgan_gp import WGANGP
 
 __all__ = [
     "FastStyleNet",
@@ -19,3 +23,4 @@ __all__ = [
     "invert_features",
     "synthesize_texture",
 ]
+__all__ += ["GAN", "ConditionalGAN", "WGANGP", "dcgan_generator", "dcgan_discriminator"]
