@@ -3,4 +3,6 @@
 They arrive with the style-transfer and UNet work; see DESIGN.md.
 """
 
-__all__: list[str] = []
+from keras_apps.losses.sparsity import kl_sparsity_penalty, l1_sparsity_penalty
+
+__all__: list[str] = ["kl_sparsity_penalty", "l1_sparsity_penalty"]
