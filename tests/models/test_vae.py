@@ -262,6 +262,7 @@ def test_decoder_exports_latent_to_images(tmp_path):
     assert_all_close(images, vae.decode(z), atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.requires_tensorflow(reason="tf.distribute.MirroredStrategy")
 def test_mirrored_strategy_gives_the_single_device_losses(mirrored_strategy):
     # keras-team/keras#20164: a custom step under MirroredStrategy must scale
