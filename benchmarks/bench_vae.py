@@ -48,7 +48,7 @@ def _parts() -> tuple[keras.Model, keras.Model]:
     return encoder, decoder
 
 
-class _TextbookSampling(keras.layers.Layer):
+class TextbookSampling(keras.layers.Layer):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.seed_generator = keras.random.SeedGenerator(1337)
@@ -66,7 +66,7 @@ class TextbookVAE(keras.Model):
         super().__init__(**kwargs)
         self.encoder = encoder
         self.decoder = decoder
-        self.sampling = _TextbookSampling()
+        self.sampling = TextbookSampling()
         self.total_loss_tracker = keras.metrics.Mean(name="total_loss")
         self.reconstruction_loss_tracker = keras.metrics.Mean(
             name="reconstruction_loss"
