@@ -11,6 +11,7 @@ from keras_apps.losses.adversarial import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
+from keras_apps.losses.sparsity import kl_sparsity_penalty, l1_sparsity_penalty
 from keras_apps.losses.style_content_loss import StyleContentLoss
 from keras_apps.losses.total_variation import total_variation
 
@@ -23,3 +24,4 @@ __all__ += [
     "wasserstein_critic_loss",
     "wasserstein_generator_loss",
 ]
+__all__ += ["kl_sparsity_penalty", "l1_sparsity_penalty"]
