@@ -3,4 +3,10 @@
 They arrive with the U-Net and GAN work; see DESIGN.md.
 """
 
-__all__: list[str] = []
+from keras_apps.metrics.dice import Dice
+from keras_apps.metrics.iou import IoU
+
+__all__ = [
+    "Dice",
+    "IoU",
+]

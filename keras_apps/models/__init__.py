@@ -2,5 +2,6 @@
 
 from keras_apps.models.googlenet import GoogLeNet
 from keras_apps.models.preact_resnet import PreActResNet
+from keras_apps.models.unet import UNet
 
-__all__ = ["GoogLeNet", "PreActResNet"]
+__all__ = ["GoogLeNet", "PreActResNet", "UNet"]
