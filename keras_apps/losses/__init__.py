@@ -11,6 +11,8 @@ from keras_apps.losses.adversarial import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
+from keras_apps.losses.cross_entropy_dice_loss import CrossEntropyDiceLoss
+from keras_apps.losses.dice_loss import DiceLoss
 from keras_apps.losses.sparsity import kl_sparsity_penalty, l1_sparsity_penalty
 from keras_apps.losses.style_content_loss import StyleContentLoss
 from keras_apps.losses.total_variation import total_variation
@@ -25,3 +27,4 @@ __all__ += [
     "wasserstein_generator_loss",
 ]
 __all__ += ["kl_sparsity_penalty", "l1_sparsity_penalty"]
+__all__ += ["CrossEntropyDiceLoss", "DiceLoss"]

@@ -15,6 +15,7 @@ from keras_apps.models.style_transfer import (
     invert_features,
     synthesize_texture,
 )
+from keras_apps.models.unet import UNet
 from keras_apps.models.vae import VAE
 from keras_apps.models.wgan_gp import WGANGP
 
@@ -35,3 +36,4 @@ __all__ += [
     "conv_autoencoder",
     "dense_autoencoder",
 ]
+__all__ += ["UNet"]
