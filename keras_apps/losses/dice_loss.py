@@ -56,8 +56,8 @@ class DiceLoss(keras.losses.Loss):
     >>> loss = keras_apps.losses.DiceLoss(smooth=0.0)
     >>> round(float(loss(mask, mask)), 6)
     0.0
-    >>> round(float(loss(mask, np.full_like(mask, 0.5))), 4)  # 1 - 8 / 16
-    0.3333
+    >>> round(float(loss(mask, np.full_like(mask, 0.5))), 4)  # 1 - 2 * 4 / (8 + 8)
+    0.5
 
     Reference:
         Milletari et al. 2016, "V-Net: Fully Convolutional Neural Networks

@@ -148,7 +148,7 @@ class UNet(keras.Model):
     >>> import keras_apps
     >>> unet = keras_apps.models.UNet((32, 32, 1), num_classes=3, depth=3,
     ...                               base_filters=4)
-    >>> unet(np.zeros((2, 32, 32, 1), "float32")).shape
+    >>> tuple(unet(np.zeros((2, 32, 32, 1), "float32")).shape)
     (2, 32, 32, 3)
     >>> backbone_unet = keras_apps.models.UNet(
     ...     (64, 64, 3), num_classes=1, encoder="mobilenet_v2",
