@@ -58,6 +58,15 @@ TENSORFLOW_MODULES = {
     "keras_apps.layers.hub_backbone": "HubBackbone loads TensorFlow SavedModels",
     "keras_apps.transfer.backbones": "load_backbone wraps TensorFlow SavedModels",
     "keras_apps.transfer.augment": "augment builds tf.data pipelines",
+    "keras_apps.models.gan": "GAN's train_step is TensorFlow-first",
+    "keras_apps.models.conditional_gan": "ConditionalGAN's train_step is TensorFlow-first",
+    "keras_apps.models.wgan_gp": "WGANGP's train_step is TensorFlow-first",
+    "keras_apps.models.style_transfer": "StyleTransfer's loop uses tf.GradientTape",
+    "keras_apps.models.fast_style_net": "its example exports a SavedModel",
+    "keras_apps.visualize.activation_maximization": "uses tf.GradientTape",
+    "keras_apps.visualize.grad_cam": "uses tf.GradientTape",
+    "keras_apps.visualize.inversion": "uses tf.GradientTape",
+    "keras_apps.transfer.feature_extractor": "reuses load_backbone",
 }
 
 
