@@ -59,7 +59,7 @@ TENSORFLOW_MODULES = {
     "keras_apps.transfer.backbones": "load_backbone wraps TensorFlow SavedModels",
     "keras_apps.transfer.augment": "augment builds tf.data pipelines",
     "keras_apps.models.gan": "GAN's train_step is TensorFlow-first",
-    "keras_apps.models.conditional_gan": "ConditionalGAN's train_step is TensorFlow-first",
+    "keras_apps.models.conditional_gan": "its train_step is TensorFlow-first",
     "keras_apps.models.wgan_gp": "WGANGP's train_step is TensorFlow-first",
     "keras_apps.models.style_transfer": "StyleTransfer's loop uses tf.GradientTape",
     "keras_apps.models.fast_style_net": "its example exports a SavedModel",
