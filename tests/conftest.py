@@ -78,13 +78,23 @@ if os.environ["KERAS_BACKEND"] == "tensorflow":
 
 @pytest.fixture
 def mirrored_strategy():
-    """A `tf.distribute.MirroredStrategy` over two logical CPU devices."""
+    """A `tf.distribute.MirroredStrategy` over two logical CPU devices.
+
+    Gradients are summed with `ReductionToOneDevice`: the collective all-reduce
+    that MirroredStrategy would otherwise pick assigns collective instance keys
+    per replica thread, and on two logical CPUs a retraced train function (as
+    after `GradualUnfreezing`) can pair different tensors under one key
+    ("Shape mismatch in the collective instance"). The reduction itself is the
+    same sum, so the tests still compare against one device exactly.
+    """
     import tensorflow as tf
 
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     if len(devices) < 2:
         pytest.fail(f"expected two logical CPU devices, found {devices}")
-    return tf.distribute.MirroredStrategy(devices[:2])
+    return tf.distribute.MirroredStrategy(
+        devices[:2], cross_device_ops=tf.distribute.ReductionToOneDevice()
+    )
 
 
 @pytest.fixture(autouse=True)
