@@ -11,7 +11,7 @@ from typing import Any
 
 import keras
 
-from keras_apps import _compat
+from keras_apps import _backend, _compat
 from keras_apps.api_export import keras_apps_export
 from keras_apps.types import Tensor
 
@@ -187,12 +187,7 @@ class HubBackbone(keras.layers.Layer):
         output_key: str | int | None = None,
         **kwargs: Any,
     ) -> None:
-        if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError(
-                "HubBackbone loads TensorFlow SavedModels and needs the TensorFlow "
-                f"backend. Received: backend={keras.backend.backend()!r}. "
-                "Set KERAS_BACKEND=tensorflow."
-            )
+        _backend.require_tensorflow("HubBackbone", "loads TensorFlow SavedModels")
         if not isinstance(handle, (str, os.PathLike)) or not os.fspath(handle):
             raise ValueError(
                 "Expected `handle` to be a SavedModel directory or a TF Hub / "

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from keras_apps import _backend
 from keras_apps.api_export import keras_apps_export
 from keras_apps.layers._checks import positive_int_error
 from keras_apps.losses.adversarial import gan_discriminator_loss, gan_generator_loss
@@ -21,15 +22,11 @@ _GENERATE_BATCH = 256
 
 
 def require_tensorflow(what: str) -> None:
-    """Raises a clear error when a TensorFlow-first train step runs elsewhere."""
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise NotImplementedError(
-            f"{what} is TensorFlow-first (tf.GradientTape, tf.distribute) and "
-            f"needs KERAS_BACKEND=tensorflow. Received backend {backend!r}. "
-            "Building, generating, saving and the loss functions work on every "
-            "backend."
-        )
+    """The TensorFlow-first train steps: building, generating, saving and the
+    loss functions work on every backend."""
+    _backend.require_tensorflow(
+        what, "is a TensorFlow-first train step (tf.GradientTape, tf.distribute)"
+    )
 
 
 def _model_inputs(model: Any, what: str) -> list[Any]:

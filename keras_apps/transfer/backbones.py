@@ -25,7 +25,7 @@ from typing import Any
 
 import keras
 
-from keras_apps import _compat
+from keras_apps import _backend, _compat
 from keras_apps.types import Shape
 
 __all__ = [
@@ -90,7 +90,7 @@ def export_hub_module(
     """
     import tensorflow as tf
 
-    _require_tensorflow_backend("export_hub_module")
+    _backend.require_tensorflow("export_hub_module", "writes TensorFlow SavedModels")
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"Expected a keras.Model. Received: model of type {type(model).__name__}"
@@ -195,15 +195,6 @@ def _penalty(regularizer: Any, weight: Any) -> Callable[[], Any]:
         return regularizer(weight)
 
     return penalty
-
-
-def _require_tensorflow_backend(what: str) -> None:
-    if keras.backend.backend() != "tensorflow":
-        raise NotImplementedError(
-            f"{what} reads and writes TensorFlow SavedModels and needs the "
-            f"TensorFlow backend. Received: backend={keras.backend.backend()!r}. "
-            "Set KERAS_BACKEND=tensorflow."
-        )
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_apps import _backend
 from keras_apps.visualize import _graph, _optimize
 
 __all__ = ["activation_maximization", "model_image_shape"]
@@ -120,7 +121,9 @@ def activation_maximization(
     Reference:
         Olah, Mordvintsev & Schubert, "Feature Visualization", Distill 2017.
     """
-    _optimize.require_tensorflow("activation_maximization")
+    _backend.require_tensorflow(
+        "activation_maximization", "takes gradients with tf.GradientTape"
+    )
     model = _graph.check_model(model)
     layer = _graph.find_layer(model, layer_name)
     steps = _optimize.check_steps(steps)

@@ -8,8 +8,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_apps import _backend
 from keras_apps.transfer.features import _batches
-from keras_apps.visualize import _graph, _optimize
+from keras_apps.visualize import _graph
 from keras_apps.visualize.features import check_batch_size
 from keras_apps.visualize.receptive_field import receptive_field
 
@@ -109,7 +110,7 @@ def grad_cam(
         Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks
         via Gradient-based Localization", ICCV 2017.
     """
-    _optimize.require_tensorflow("grad_cam")
+    _backend.require_tensorflow("grad_cam", "takes gradients with tf.GradientTape")
     import tensorflow as tf
 
     model = _graph.check_model(model)
