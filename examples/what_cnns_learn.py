@@ -254,10 +254,11 @@ def explain(
                 original,
                 steps=steps,
                 tv_weight=0.02,
-                value_range=value_range,
+                learning_rate=12.0,  # in 1/255 of the pixel range
+                pixel_range=value_range,
                 seed=0,
                 verbose=0,
-            )
+            ).pixels
             a, b = feature_maps(model, path_, np.stack([inverted, original]))
             loss = float(((a - b) ** 2).sum() / max((b**2).sum(), 1e-12))
             report["content_loss"].setdefault(_short(path_), []).append(loss)

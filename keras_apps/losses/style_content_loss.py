@@ -21,8 +21,18 @@ NORMALIZATIONS = ("gatys", "course", "johnson")
 _GRAM_MODE = {"gatys": "2hwc", "course": "2hwc", "johnson": "hwc"}
 
 
-def _as_images(value: Any, what: str) -> list[np.ndarray]:
-    """One image, a batch or a list of images -> a list of (H, W, 3) float32."""
+def _what_images(channels: int, batch: bool) -> str:
+    shape = "(batch, height, width, " if batch else "(height, width, "
+    if channels == 3:
+        return (
+            f"RGB images of shape {shape}3) in 0..255 (a grey image can be "
+            "repeated on 3 channels, e.g. skimage.color.gray2rgb)"
+        )
+    return f"images of shape {shape}{channels}), as the feature extractor takes"
+
+
+def _as_images(value: Any, what: str, channels: int = 3) -> list[np.ndarray]:
+    """One image, a batch or a list of images -> a list of (H, W, C) float32."""
     if isinstance(value, (list, tuple)):
         images = [np.asarray(v) for v in value]
     else:
@@ -35,11 +45,10 @@ def _as_images(value: Any, what: str) -> list[np.ndarray]:
                 f"Expected `{what}` to hold numeric pixels (uint8 or float in "
                 f"0..255). Received dtype {image.dtype}."
             )
-        if image.ndim != 3 or image.shape[-1] != 3:
+        if image.ndim != 3 or image.shape[-1] != channels:
             raise ValueError(
-                f"Expected `{what}` to be RGB images of shape (height, width, 3) "
-                "(a grey image can be repeated on 3 channels, e.g. "
-                f"skimage.color.gray2rgb). Received shape {image.shape}."
+                f"Expected `{what}` to be {_what_images(channels, batch=False)}. "
+                f"Received shape {image.shape}."
             )
         checked.append(image.astype("float32"))
     if not checked:
@@ -47,14 +56,14 @@ def _as_images(value: Any, what: str) -> list[np.ndarray]:
     return checked
 
 
-def check_images(images: Any, what: str) -> None:
-    """Raises a clear ValueError unless ``images`` is a batch of RGB images."""
+def check_images(images: Any, what: str, channels: int = 3) -> None:
+    """Raises a clear ValueError unless ``images`` is a batch of images with
+    ``channels`` channels (RGB by default)."""
     shape = tuple(images.shape)
-    if len(shape) != 4 or shape[-1] != 3:
+    if len(shape) != 4 or shape[-1] != channels:
         raise ValueError(
-            f"Expected `{what}` to be a batch of RGB images (batch, height, "
-            "width, 3) in 0..255 (repeat a grey image on 3 channels, e.g. "
-            f"skimage.color.gray2rgb). Received shape {shape}."
+            f"Expected `{what}` to be a batch of {_what_images(channels, True)}. "
+            f"Received shape {shape}."
         )
 
 
@@ -257,8 +266,13 @@ class StyleContentLoss(keras.losses.Loss):
         self.normalization = normalization
         self._gram = GramMatrix(normalize=_GRAM_MODE[normalization], dtype="float32")
 
+        # RGB for the backbones; what the extractor takes for other models.
+        channels = extractor.inputs[0].shape[-1] if extractor.inputs else None
+        self._channels = channels if isinstance(channels, int) else 3
         self.style_images = (
-            None if style_image is None else _as_images(style_image, "style_image")
+            None
+            if style_image is None
+            else _as_images(style_image, "style_image", self._channels)
         )
         count = 0 if self.style_images is None else len(self.style_images)
         self.style_layer_weights = _weights(
@@ -321,7 +335,7 @@ class StyleContentLoss(keras.losses.Loss):
         if not self.content_layers:
             return {}
         content_images = keras.ops.convert_to_tensor(content_images, "float32")
-        check_images(content_images, "content_images")
+        check_images(content_images, "content_images", self._channels)
         features = self.features(content_images)
         return {layer: features[layer] for layer in self.content_layers}
 
@@ -421,10 +435,10 @@ class StyleContentLoss(keras.losses.Loss):
         return parts
 
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        check_images(y_pred, "y_pred (generated images)")
+        check_images(y_pred, "y_pred (generated images)", self._channels)
         content_targets = None
         if self.content_layers:
-            check_images(y_true, "y_true (content images)")
+            check_images(y_true, "y_true (content images)", self._channels)
             if (
                 y_true.shape[0] is not None
                 and y_pred.shape[0] is not None

@@ -13,6 +13,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_apps import _backend
 from keras_apps.losses.style_content_loss import StyleContentLoss
 
 logger = logging.getLogger(__name__)
@@ -42,32 +43,33 @@ class StyleTransferResult:
             for the parts), over all pyramid levels in order.
         snapshots: ``(step, uint8 image)`` every ``snapshot_every`` steps.
         levels: The ``(height, width)`` of each pyramid level.
+        pixels: The generated image as float32 in the pixel range, before
+            rounding to uint8 (to feed back into the network). With colour
+            preservation, the optimised luminance image.
     """
 
     image: np.ndarray
     history: dict[str, list[float]] = field(default_factory=dict)
     snapshots: list[tuple[int, np.ndarray]] = field(default_factory=list)
     levels: list[tuple[int, int]] = field(default_factory=list)
+    pixels: np.ndarray | None = None
 
 
-def _require_tensorflow(what: str) -> None:
-    if keras.backend.backend() != "tensorflow":
-        raise NotImplementedError(
-            f"{what} optimises the image with tf.GradientTape and tf.function "
-            f"and needs the TensorFlow backend. Received: backend="
-            f"{keras.backend.backend()!r}. Set KERAS_BACKEND=tensorflow "
-            "(StyleContentLoss itself runs on every backend)."
-        )
-
-
-def _check_image(image: Any, what: str) -> np.ndarray:
+def _check_image(image: Any, what: str, channels: int | None = 3) -> np.ndarray:
+    """One image as float32; ``channels=None`` accepts any channel count."""
     array = np.asarray(image)
     if array.dtype == bool or array.dtype.kind not in "uif":
         raise ValueError(
             f"Expected `{what}` to hold numeric pixels (uint8, or float in the "
             f"pixel range). Received dtype {array.dtype}."
         )
-    if array.ndim != 3 or array.shape[-1] != 3:
+    if channels is None:
+        if array.ndim != 3:
+            raise ValueError(
+                f"Expected `{what}` to be one image of shape (height, width, "
+                f"channels). Received shape {array.shape}."
+            )
+    elif array.ndim != 3 or array.shape[-1] != channels:
         raise ValueError(
             f"Expected `{what}` to be one RGB image of shape (height, width, 3) "
             "(repeat a grey image on 3 channels, e.g. skimage.color.gray2rgb). "
@@ -484,7 +486,10 @@ class StyleTransfer:
         content_weight: float | None = None,
         tv_weight: float | None = None,
     ) -> StyleTransferResult:
-        _require_tensorflow("StyleTransfer")
+        # StyleContentLoss itself runs on every backend.
+        _backend.require_tensorflow(
+            "StyleTransfer", "optimises the image with tf.GradientTape"
+        )
         for arg, value, least in (
             ("steps", steps, 1),
             ("pyramid_levels", pyramid_levels, 1),
@@ -562,7 +567,8 @@ class StyleTransfer:
                 # Mid-grey plus uniform noise of a fifth of the range: white
                 # noise over the whole range takes many steps to smooth out.
                 half = 0.2 * (high - low)
-                noise = rng.uniform(-half, half, (*level, 3))
+                channels = 3 if content is None else content.shape[-1]
+                noise = rng.uniform(-half, half, (*level, channels))
                 start = (0.5 * (low + high) + noise).astype("float32")
             elif init == "style":
                 start = _resize(styles[0], level)
@@ -579,7 +585,9 @@ class StyleTransfer:
             else:
                 image = self._optimise_lbfgs(loss, targets, start, steps, report)
         assert image is not None
-        return StyleTransferResult(to_uint8(image), history, snapshots, levels)
+        return StyleTransferResult(
+            to_uint8(image), history, snapshots, levels, pixels=image
+        )
 
     def compiled_step(
         self, loss: StyleContentLoss, content_targets: dict[str, Any], variable: Any
@@ -756,31 +764,43 @@ def invert_features(
 
     where ``F`` is the activation at ``layer_name`` (for a list, the sum of
     the layers' terms divided by their mean energy) and ``TV`` the squared
-    total variation (`keras_apps.losses.total_variation`). Both terms are relative (the
-    feature error to the feature energy, the TV to the pixel count and
-    range), so ``tv_weight`` means the same at every layer and size.
+    total variation (`keras_apps.losses.total_variation`). Both terms are
+    relative (the feature error to the feature energy, the TV to the pixel
+    count and range), so ``tv_weight`` means the same at every layer and
+    size. Shallow layers give back nearly the image; deep layers keep what
+    the network needs and lose the rest (position, colour, fine detail).
 
     This is the one implementation of feature inversion in keras-apps:
-    `keras_apps.visualize` builds on it.
+    `keras_apps.visualize.invert_features` is this function, and
+    `StyleTransfer.invert_features` runs the same optimisation loop.
+    TensorFlow-first (the loop uses ``tf.GradientTape``).
 
     Args:
-        feature_extractor_or_model: Any functional Keras model (a
-            classifier, a backbone, a feature extractor) or a backbone name.
-        layer_name: The layer (or layers) whose activations are inverted.
-        image: One ``(H, W, 3)`` image in ``pixel_range``.
+        feature_extractor_or_model: Any functional or Sequential Keras model
+            (a classifier, a backbone, a feature extractor), or a backbone
+            name for `keras_apps.transfer.load_backbone`.
+        layer_name: The layer (or layers) whose activations are inverted. For
+            a model, a layer at any depth: its name, or its path
+            ``"backbone/conv3"`` when it sits inside a nested model.
+        image: One ``(H, W, C)`` image in ``pixel_range`` (``C`` as the model
+            takes; three for a backbone name).
         steps: Optimisation steps. Defaults to 200.
         tv_weight: Weight of the relative total variation. Defaults to 1.
-        learning_rate: Adam's step in pixel units (scaled to the range).
+        learning_rate: Adam's step in units of 1/255 of the pixel range
+            (2.0: two grey levels of an 8-bit image per step).
         optimizer: ``"adam"`` (default) or ``"lbfgs"``.
-        pixel_range: ``(low, high)`` of the images the model takes.
+        pixel_range: ``(low, high)`` of the images the model takes. Defaults
+            to ``(0, 255)``.
         weights: For a backbone name.
         seed: Seed of the noise start.
         verbose: 1 shows a progress bar.
         callback, snapshot_every: As in `StyleTransfer.transfer`.
 
     Returns:
-        A `StyleTransferResult`; ``.image`` is uint8 (the pixel range mapped
-        to 0..255) and ``.history["content"]`` the feature error per step.
+        A `StyleTransferResult`: ``.pixels`` is the reconstruction as float32
+        in ``pixel_range``, ``.image`` the same as uint8 (the range mapped to
+        0..255), and ``.history["content"]`` the relative feature error per
+        step.
 
     Example:
 
@@ -791,15 +811,35 @@ def invert_features(
     >>> model = keras.Model(inputs, conv)
     >>> image = np.random.default_rng(0).uniform(0, 255, (16, 16, 3))
     >>> result = invert_features(model, "conv", image, steps=10, verbose=0)
-    >>> result.image.shape
-    (16, 16, 3)
+    >>> result.image.shape, result.pixels.dtype
+    ((16, 16, 3), dtype('float32'))
     >>> result.history["content"][-1] < result.history["content"][0]
     True
     """
+    _backend.require_tensorflow(
+        "invert_features", "optimises the image with tf.GradientTape"
+    )
     names = [layer_name] if isinstance(layer_name, str) else list(layer_name)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise ValueError(
+            "Expected `layer_name` to be a layer name or a list of them. "
+            f"Received: layer_name={layer_name!r}"
+        )
+    if (
+        isinstance(tv_weight, bool)
+        or not isinstance(tv_weight, (int, float))
+        or tv_weight < 0
+    ):
+        raise ValueError(f"Expected tv_weight >= 0. Received: tv_weight={tv_weight!r}")
     low, high = (float(v) for v in pixel_range)
+    channels: int | None = 3
+    extractor: keras.Model | str = feature_extractor_or_model
+    if isinstance(feature_extractor_or_model, keras.Model):
+        extractor = _layer_extractor(feature_extractor_or_model, names)
+        channels = extractor.inputs[0].shape[-1]
+    target = _check_image(image, "image", channels=channels)
     st = StyleTransfer(
-        feature_extractor_or_model,
+        extractor,
         content_layers=names,
         style_layers=[],
         weights=weights,
@@ -811,7 +851,6 @@ def invert_features(
         seed=seed,
         style_weight=0.0,
     )
-    target = _check_image(image, "image")
     # Relative feature error: divide by the feature energy of the target
     # (the "johnson" content term is already a mean over the elements).
     probe = st.make_loss([], names, [])
@@ -840,3 +879,14 @@ def invert_features(
         content_weight=content_weight,
         tv_weight=relative_tv,
     )
+
+
+def _layer_extractor(model: keras.Model, names: list[str]) -> keras.Model:
+    """A dict-output model over ``names`` (layer names or nested paths)."""
+    from keras_apps.visualize import _graph
+
+    model = _graph.check_model(model)
+    layers = [_graph.find_layer(model, name) for name in names]
+    tapped = _graph.tapped_model(model, layers)
+    outputs = dict(zip(names, tapped.outputs, strict=True))
+    return keras.Model(tapped.inputs, outputs)

@@ -12,10 +12,10 @@ TensorFlow backend. matplotlib is imported only by the plotting functions.
 
 # Imported eagerly: several modules share their function's name, and a lazy
 # name would be shadowed by its submodule once another module imports it.
+from keras_apps.models.style_transfer import invert_features
 from keras_apps.visualize.activation_maximization import activation_maximization
 from keras_apps.visualize.features import feature_maps
 from keras_apps.visualize.grad_cam import grad_cam
-from keras_apps.visualize.inversion import invert_features
 from keras_apps.visualize.plots import image_grid, plot_grad_cam, plot_top_patches
 from keras_apps.visualize.receptive_field import ReceptiveField, receptive_field
 from keras_apps.visualize.top_patches import TopPatches, top_activating_patches

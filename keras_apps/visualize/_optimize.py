@@ -1,11 +1,12 @@
-"""The one image-optimisation loop of keras_apps.visualize.
+"""The image-optimisation loop of activation maximization.
 
-`activation_maximization` and `invert_features` both optimise an input image
-against a differentiable objective with Adam, optional jitter, total
-variation and L2 penalties, in a pixel or a decorrelated Fourier
-parameterization (Olah et al. 2017). The gradient is taken with
-``tf.GradientTape`` inside one ``tf.function`` step, so this loop needs the
-TensorFlow backend.
+`activation_maximization` optimises an input image against a unit's
+activation with Adam, optional jitter, total variation and L2 penalties, in
+a pixel or a decorrelated Fourier parameterization (Olah et al. 2017).
+The gradient is taken with ``tf.GradientTape`` inside one ``tf.function``
+step, so this loop needs the TensorFlow backend. (Feature inversion, a
+content term against a target image, is `keras_apps.models.invert_features`,
+shared with style transfer.)
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from keras_apps.losses.total_variation import total_variation
+
 PARAMETERIZATIONS = ("pixel", "fourier")
 
 # Square root of the colour correlation of ImageNet pixels (Olah et al. 2017,
@@ -24,24 +27,6 @@ PARAMETERIZATIONS = ("pixel", "fourier")
 _COLOR_CORRELATION_SQRT = np.asarray(
     [[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], dtype="float32"
 )
-
-
-def require_tensorflow(what: str) -> None:
-    backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise RuntimeError(
-            f"{what} takes gradients with tf.GradientTape and needs the TensorFlow "
-            f"backend. Received: KERAS_BACKEND={backend!r}; set "
-            "KERAS_BACKEND=tensorflow."
-        )
-
-
-def total_variation(images: Any) -> Any:
-    """Mean squared difference of neighbouring pixels, ``(B, H, W, C)`` images."""
-    ops = keras.ops
-    dy = images[:, 1:, :, :] - images[:, :-1, :, :]
-    dx = images[:, :, 1:, :] - images[:, :, :-1, :]
-    return ops.mean(ops.square(dy)) + ops.mean(ops.square(dx))
 
 
 def check_non_negative(**values: Any) -> None:
@@ -134,7 +119,9 @@ def optimize_image(
     a random roll of up to ``jitter`` pixels) and returns a scalar. The
     penalties act on the image scaled to [0, 1]: ``total_variation_weight``
     times the mean squared neighbour difference, ``l2_weight`` times the mean
-    squared distance from grey. ``init`` is a start image ``(H, W, C)`` in
+    squared distance from grey. The total variation is
+    `keras_apps.losses.total_variation` per position and channel (the mean
+    squared neighbour difference). ``init`` is a start image ``(H, W, C)`` in
     ``value_range`` (by default grey with a little noise).
     """
     import tensorflow as tf
@@ -151,6 +138,10 @@ def optimize_image(
         )
     if init is not None:
         init = (np.asarray(init, "float32") - low) / (high - low)
+    height, width, channels = shape
+    # Mean squared neighbour difference: the squared total variation per
+    # position (that has both neighbours) and channel.
+    positions = max(1, (height - 1) * (width - 1) * channels)
     param = _make_parameterization(parameterization, shape, init, seed)
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build([param.variable])
@@ -165,7 +156,9 @@ def optimize_image(
             value = objective(moved)
             loss = value
             if total_variation_weight:
-                loss += total_variation_weight * total_variation(unit)
+                loss += total_variation_weight * (
+                    tf.reduce_sum(total_variation(unit)) / positions
+                )
             if l2_weight:
                 loss += l2_weight * tf.reduce_mean(tf.square(unit - 0.5))
         gradient = tape.gradient(loss, param.variable)
