@@ -22,6 +22,9 @@ import pytest  # noqa: E402
 TENSORFLOW_ONLY_DIRS = {
     "export": "export writes TensorFlow SavedModels",
     "serving": "serving loads TensorFlow SavedModels",
+    # The example scripts default to KERAS_BACKEND=tensorflow; the library
+    # parts they use are tested on every backend by their own tests.
+    "examples": "the examples run on their default backend, TensorFlow",
 }
 
 
