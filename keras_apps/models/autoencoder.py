@@ -165,11 +165,7 @@ class Autoencoder(keras.Model):
 
     def get_config(self) -> dict[str, Any]:
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            **encoder_decoder_config(self),
             "sparsity": self.sparsity,
             "sparsity_weight": self.sparsity_weight,
             "sparsity_target": self.sparsity_target,
@@ -177,13 +173,30 @@ class Autoencoder(keras.Model):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Autoencoder:
-        # deserialize_keras_object consumes the nested dicts; keep the caller's.
-        config = copy.deepcopy(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
-        return cls(**config)
+        return cls(**deserialize_encoder_decoder(config))
+
+
+def encoder_decoder_config(model: keras.Model) -> dict[str, Any]:
+    """The config an encoder-decoder model shares: name, trainable, dtype
+    policy and the two serialized sub-models."""
+    return {
+        "name": model.name,
+        "trainable": model.trainable,
+        "dtype": keras.saving.serialize_keras_object(model.dtype_policy),
+        "encoder": keras.saving.serialize_keras_object(model.encoder),
+        "decoder": keras.saving.serialize_keras_object(model.decoder),
+    }
+
+
+def deserialize_encoder_decoder(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` with the encoder, decoder and dtype policy loaded."""
+    # deserialize_keras_object consumes the nested dicts; keep the caller's.
+    config = copy.deepcopy(config)
+    for key in ("encoder", "decoder"):
+        config[key] = keras.saving.deserialize_keras_object(config[key])
+    if isinstance(config.get("dtype"), dict):
+        config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
+    return config
 
 
 def model_shapes(role: str, model: Any) -> tuple[Shape, Any]:

@@ -396,14 +396,18 @@ class StyleTransfer:
         callback: SnapshotCallback | None = None,
         snapshot_every: int = 0,
         verbose: int = 1,
+        content_weight: float | None = None,
+        tv_weight: float | None = None,
     ) -> StyleTransferResult:
         """An image whose activations at ``layers`` match those of ``image``.
 
         The content term only (no style), always from noise. ``layers``
-        defaults to the content layers. The module-level `invert_features`
-        adds the relative normalization of Mahendran and Vedaldi.
+        defaults to the content layers; ``content_weight`` and ``tv_weight``
+        to this object's. The module-level `invert_features` sets them to the
+        relative normalization of Mahendran and Vedaldi.
         """
-        target = _check_image(image, "image")
+        channels = _input_channels(self.feature_extractor)
+        target = _check_image(image, "image", channels=channels)
         names = (
             self.content_layers
             if layers is None
@@ -424,6 +428,8 @@ class StyleTransfer:
             names,
             [],
             force_noise=True,
+            content_weight=content_weight,
+            tv_weight=tv_weight,
         )
 
     # -------------------------------------------------------------- internals
@@ -832,12 +838,9 @@ def invert_features(
     ):
         raise ValueError(f"Expected tv_weight >= 0. Received: tv_weight={tv_weight!r}")
     low, high = (float(v) for v in pixel_range)
-    channels: int | None = 3
     extractor: keras.Model | str = feature_extractor_or_model
     if isinstance(feature_extractor_or_model, keras.Model):
         extractor = _layer_extractor(feature_extractor_or_model, names)
-        channels = extractor.inputs[0].shape[-1]
-    target = _check_image(image, "image", channels=channels)
     st = StyleTransfer(
         extractor,
         content_layers=names,
@@ -851,6 +854,9 @@ def invert_features(
         seed=seed,
         style_weight=0.0,
     )
+    target = _check_image(
+        image, "image", channels=_input_channels(st.feature_extractor)
+    )
     # Relative feature error: divide by the feature energy of the target
     # (the "johnson" content term is already a mean over the elements).
     probe = st.make_loss([], names, [])
@@ -861,24 +867,23 @@ def invert_features(
     content_weight = 1.0 / max(float(np.mean(energies)), 1e-12)
     pixels = target.shape[0] * target.shape[1] * target.shape[2]
     relative_tv = tv_weight / (pixels * (high - low) ** 2)
-    return st._run(
+    return st.invert_features(
         target,
-        [],
-        None,
-        None,
-        steps,
-        (int(target.shape[0]), int(target.shape[1])),
-        False,
-        1,
-        callback,
-        snapshot_every,
-        verbose,
         names,
-        [],
-        force_noise=True,
+        steps,
+        callback=callback,
+        snapshot_every=snapshot_every,
+        verbose=verbose,
         content_weight=content_weight,
         tv_weight=relative_tv,
     )
+
+
+def _input_channels(model: keras.Model) -> int | None:
+    """The channel count of a model's image input (None when unknown)."""
+    inputs = getattr(model, "inputs", None)
+    channels = inputs[0].shape[-1] if inputs else None
+    return channels if isinstance(channels, int) else None
 
 
 def _layer_extractor(model: keras.Model, names: list[str]) -> keras.Model:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 import threading
 from typing import Any
@@ -11,7 +10,12 @@ import keras
 
 from keras_apps.api_export import keras_apps_export
 from keras_apps.layers.sampling import Sampling
-from keras_apps.models.autoencoder import check_fits, model_shapes
+from keras_apps.models.autoencoder import (
+    check_fits,
+    deserialize_encoder_decoder,
+    encoder_decoder_config,
+    model_shapes,
+)
 from keras_apps.types import Shape, Tensor
 
 RECONSTRUCTIONS = ("bernoulli", "gaussian")
@@ -347,11 +351,7 @@ class VAE(keras.Model):
 
     def get_config(self) -> dict[str, Any]:
         return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
-            "encoder": keras.saving.serialize_keras_object(self.encoder),
-            "decoder": keras.saving.serialize_keras_object(self.decoder),
+            **encoder_decoder_config(self),
             "beta": self.beta,
             "reconstruction": self.reconstruction,
             "sigma": self.sigma,
@@ -360,13 +360,7 @@ class VAE(keras.Model):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> VAE:
-        # deserialize_keras_object consumes the nested dicts; keep the caller's.
-        config = copy.deepcopy(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
-        if isinstance(config.get("dtype"), dict):
-            config["dtype"] = keras.saving.deserialize_keras_object(config["dtype"])
-        return cls(**config)
+        return cls(**deserialize_encoder_decoder(config))
 
 
 def _is_number(value: Any) -> bool:
