@@ -72,7 +72,6 @@ This module imports TensorFlow; the client side of `keras_apps.serving` does not
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import os
@@ -94,7 +93,7 @@ from keras_apps.serving._model_config import (
     read_config_file,
 )
 from keras_apps.serving._versions import ModelRegistry
-from keras_apps.serving.container import check_model_source
+from keras_apps.serving.container import check_model_source, is_loopback
 from keras_apps.serving.server_process import (
     DEFAULT_MAX_MESSAGE_BYTES,
     ServerProcess,
@@ -112,16 +111,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the port on this machine (127.0.0.0/8, ::1)."""
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost, or "" (all interfaces)
 
 
 class LocalModelServer:
