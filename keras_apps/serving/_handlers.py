@@ -87,7 +87,7 @@ def check_tensor_header(
         raise _header_error(
             alias, f"dtype {_dtype_name(proto.dtype)} cannot be served: {error}"
         ) from error
-    _checked_shape(proto, alias, max_bytes, field_name, itemsize)
+    _checked_shape(proto, alias, max_bytes, field_name, itemsize, proto.tensor_content)
 
 
 def _header_error(alias: str, reason: str) -> RpcError:
@@ -102,8 +102,13 @@ def _checked_shape(
     max_bytes: int,
     field_name: str,
     itemsize: int,
+    content: bytes,
 ) -> tuple[int, ...]:
-    """`check_tensor_header` once the dtype is known servable; the shape."""
+    """`check_tensor_header` once the dtype is known servable; the shape.
+
+    ``content`` is ``proto.tensor_content``, read once by the caller: each
+    read copies it.
+    """
 
     def refuse(reason: str) -> RpcError:
         return _header_error(alias, reason)
@@ -122,7 +127,7 @@ def _checked_shape(
         if count > _MAX_ELEMENTS:
             raise refuse("the shape has more than 2**63-1 elements")
     claimed = count * itemsize
-    content_bytes = len(proto.tensor_content)
+    content_bytes = len(content)
     if content_bytes:
         if field_name == "string_val":
             raise refuse("string tensors carry string_val, not tensor_content")
@@ -192,14 +197,16 @@ def check_input_names(signature: Any, inputs: Any) -> None:
 
 
 def _decode_checked(
-    proto: tensor_pb2.TensorProto, spec: _InputPlan, shape: tuple[int, ...]
+    proto: tensor_pb2.TensorProto,
+    spec: _InputPlan,
+    shape: tuple[int, ...],
+    content: bytes,
 ) -> np.ndarray:
     """A request tensor whose header `_checked_shape` passed, as an array.
 
-    ``tensor_content`` is read in place, without a copy: the array is
-    read-only, which the session's feed never minds.
+    ``content`` (its ``tensor_content``) is read in place, without a copy:
+    the array is read-only, which the session's feed never minds.
     """
-    content = proto.tensor_content
     if content and spec.wire_dtype is not None:
         array = np.frombuffer(content, dtype=spec.wire_dtype).reshape(shape)
         return array if spec.native else array.astype(spec.wire_dtype.newbyteorder())
@@ -349,14 +356,16 @@ class RequestHandlers:
                     f"{_dtype_name(proto.dtype)} is provided (input "
                     f"'{spec.alias}' of signature '{signature_name}')",
                 )
+            content = proto.tensor_content
             shape = _checked_shape(
                 proto,
                 spec.alias,
                 self.max_message_bytes,
                 spec.value_field,
                 spec.itemsize,
+                content,
             )
-            inputs[spec.alias] = _decode_checked(proto, spec, shape)
+            inputs[spec.alias] = _decode_checked(proto, spec, shape, content)
         outputs = self.run_signature(
             loaded, signature_name, inputs, list(request.output_filter)
         )
