@@ -142,6 +142,16 @@ def _add_serve(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--image", help="with --docker: the image to run")
     parser.add_argument("--rest-port", type=int, default=8501, help="with --docker")
     parser.add_argument(
+        "--publish-host",
+        default=None,
+        metavar="HOST",
+        help=(
+            "with --docker: host address the ports are published on (default "
+            "127.0.0.1, this host only; 0.0.0.0 opens them to the network, "
+            "with no authentication)"
+        ),
+    )
+    parser.add_argument(
         "--batching-parameters-file",
         "--batching_parameters_file",
         help="with --docker: enables batching",
@@ -224,6 +234,13 @@ def _run_serve(args: argparse.Namespace) -> int:
         return 2
     if args.docker:
         return _run_serve_docker(args)
+    if args.publish_host is not None:
+        print(
+            "keras-apps serve: --publish-host goes with --docker; the local "
+            "server binds --host",
+            file=sys.stderr,
+        )
+        return 2
     refused = [
         f"{flag} ({why})"
         for flag, why in _UNSUPPORTED_TF_SERVING_FLAGS.items()
@@ -346,19 +363,42 @@ def _run_serve_docker(args: argparse.Namespace) -> int:
     import shlex
     import subprocess
 
-    from keras_apps.serving.container import check_docker, tf_serving_command
-
-    command = tf_serving_command(
-        model_name=args.model_name,
-        model_base_path=args.model_base_path,
-        model_config_file=args.model_config_file,
-        gpu=not args.no_gpu,
-        grpc_port=args.port,
-        rest_port=args.rest_api_port or args.rest_port,
-        image=args.image,
-        batching_parameters_file=args.batching_parameters_file,
-        docker=args.docker_binary,
+    from keras_apps.serving.container import (
+        LOOPBACK,
+        check_docker,
+        publish_warning,
+        tf_serving_command,
     )
+
+    if args.host != LOOPBACK:
+        # Never silently ignored: docker publishes, the container binds all.
+        print(
+            "keras-apps serve --docker: --host is the local server's; pass "
+            f"--publish-host {args.host} to publish the container's ports there",
+            file=sys.stderr,
+        )
+        return 2
+    publish_host = args.publish_host or LOOPBACK
+    rest_port = args.rest_api_port or args.rest_port
+    try:
+        command = tf_serving_command(
+            model_name=args.model_name,
+            model_base_path=args.model_base_path,
+            model_config_file=args.model_config_file,
+            gpu=not args.no_gpu,
+            grpc_port=args.port,
+            rest_port=rest_port,
+            publish_host=publish_host,
+            image=args.image,
+            batching_parameters_file=args.batching_parameters_file,
+            docker=args.docker_binary,
+        )
+    except ValueError as error:
+        print(f"keras-apps serve --docker: {error}", file=sys.stderr)
+        return 2
+    warning = publish_warning(publish_host, args.port, rest_port)
+    if warning is not None:
+        print(f"WARNING: {warning}", file=sys.stderr)
     if args.dry_run:
         print(shlex.join(command))
         return 0

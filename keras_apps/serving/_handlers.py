@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -79,43 +80,64 @@ def check_tensor_header(
             error: ALIAS`` followed by the reason.
     """
 
-    def refuse(reason: str) -> RpcError:
-        return RpcError(
-            grpc.StatusCode.INVALID_ARGUMENT,
-            f"tensor parsing error: {alias} ({reason})",
-        )
-
     try:
         field_name = codec.value_field(proto.dtype)
         itemsize = codec.numpy_dtype(proto.dtype).itemsize
     except (TypeError, ValueError) as error:
-        raise refuse(
-            f"dtype {_dtype_name(proto.dtype)} cannot be served: {error}"
+        raise _header_error(
+            alias, f"dtype {_dtype_name(proto.dtype)} cannot be served: {error}"
         ) from error
+    _checked_shape(proto, alias, max_bytes, field_name, itemsize, proto.tensor_content)
+
+
+def _header_error(alias: str, reason: str) -> RpcError:
+    return RpcError(
+        grpc.StatusCode.INVALID_ARGUMENT, f"tensor parsing error: {alias} ({reason})"
+    )
+
+
+def _checked_shape(
+    proto: tensor_pb2.TensorProto,
+    alias: str,
+    max_bytes: int,
+    field_name: str,
+    itemsize: int,
+    content: bytes,
+) -> tuple[int, ...]:
+    """`check_tensor_header` once the dtype is known servable; the shape.
+
+    ``content`` is ``proto.tensor_content``, read once by the caller: each
+    read copies it.
+    """
+
+    def refuse(reason: str) -> RpcError:
+        return _header_error(alias, reason)
+
     shape = proto.tensor_shape
     if shape.unknown_rank:
         raise refuse("the shape has an unknown rank")
     if len(shape.dim) > _MAX_DIMS:
         raise refuse(f"{len(shape.dim)} dimensions, more than {_MAX_DIMS}")
+    sizes = tuple(dim.size for dim in shape.dim)
     count = 1
-    for dim in shape.dim:
-        if dim.size < 0:
-            raise refuse(f"dimension sizes must be >= 0, received {dim.size}")
-        count *= dim.size
+    for size in sizes:
+        if size < 0:
+            raise refuse(f"dimension sizes must be >= 0, received {size}")
+        count *= size
         if count > _MAX_ELEMENTS:
             raise refuse("the shape has more than 2**63-1 elements")
     claimed = count * itemsize
-    content_bytes = len(proto.tensor_content)
+    content_bytes = len(content)
     if content_bytes:
         if field_name == "string_val":
             raise refuse("string tensors carry string_val, not tensor_content")
         if content_bytes != claimed:
             raise refuse(
                 f"tensor_content holds {content_bytes} bytes but shape "
-                f"{_shape_text(d.size for d in shape.dim)} of "
+                f"{_shape_text(sizes)} of "
                 f"{_dtype_name(proto.dtype)} needs {claimed}"
             )
-        return
+        return sizes
     values = len(getattr(proto, field_name))
     if field_name in ("scomplex_val", "dcomplex_val"):
         values //= 2
@@ -127,6 +149,7 @@ def check_tensor_header(
             f"{count} elements ({claimed} bytes), more than the "
             f"{max_bytes}-byte message limit"
         )
+    return sizes
 
 
 def _shape_text(dims: Iterable[int]) -> str:
@@ -173,6 +196,26 @@ def check_input_names(signature: Any, inputs: Any) -> None:
             )
 
 
+def _decode_checked(
+    proto: tensor_pb2.TensorProto,
+    spec: _InputPlan,
+    shape: tuple[int, ...],
+    content: bytes,
+) -> np.ndarray:
+    """A request tensor whose header `_checked_shape` passed, as an array.
+
+    ``content`` (its ``tensor_content``) is read in place, without a copy:
+    the array is read-only, which the session's feed never minds.
+    """
+    if content and spec.wire_dtype is not None:
+        array = np.frombuffer(content, dtype=spec.wire_dtype).reshape(shape)
+        return array if spec.native else array.astype(spec.wire_dtype.newbyteorder())
+    try:
+        return codec.decode_tensor(proto)
+    except (TypeError, ValueError) as error:
+        raise _header_error(spec.alias, str(error)) from error
+
+
 def _check_batch(values: np.ndarray, count: int, what: str) -> None:
     if values.ndim == 0 or values.shape[0] != count:
         raise RpcError(
@@ -180,6 +223,48 @@ def _check_batch(values: np.ndarray, count: int, what: str) -> None:
             f"Expected {what} of {count} examples, the signature gave shape "
             f"{list(values.shape)}",
         )
+
+
+@dataclass(frozen=True)
+class _InputPlan:
+    alias: str
+    dtype: int
+    value_field: str | None  # None: the codec cannot read this dtype
+    itemsize: int
+    wire_dtype: np.dtype | None  # tensor_content's little-endian dtype
+    native: bool  # whether wire_dtype is this machine's byte order
+
+
+@dataclass(frozen=True)
+class _SignaturePlan:
+    """What each request needs of one signature, worked out once per version."""
+
+    signature: Any
+    inputs: tuple[_InputPlan, ...]  # sorted by alias, as TF Serving's arg[i]
+    outputs: tuple[str, ...]  # sorted
+
+    @classmethod
+    def of(cls, signature: Any) -> _SignaturePlan:
+        inputs = []
+        for alias in sorted(signature.inputs):
+            dtype = signature.inputs[alias].dtype
+            try:
+                field: str | None = codec.value_field(dtype)
+                numpy_dtype = codec.numpy_dtype(dtype)
+            except (TypeError, ValueError):
+                field, numpy_dtype = None, None
+            wire = None if numpy_dtype is None else numpy_dtype.newbyteorder("<")
+            inputs.append(
+                _InputPlan(
+                    alias=alias,
+                    dtype=dtype,
+                    value_field=field,
+                    itemsize=0 if numpy_dtype is None else numpy_dtype.itemsize,
+                    wire_dtype=wire,
+                    native=wire is not None and wire == numpy_dtype,
+                )
+            )
+        return cls(signature, tuple(inputs), tuple(sorted(signature.outputs)))
 
 
 class RequestHandlers:
@@ -253,27 +338,34 @@ class RequestHandlers:
         model_name: str | None = None,
     ) -> predict_pb2.PredictResponse:
         signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE_KEY
-        signature = loaded.signature(signature_name)
-        check_input_names(signature, request.inputs)
+        plan = self._plan(loaded, signature_name)
+        sent = request.inputs
+        if len(sent) != len(plan.inputs) or not all(
+            spec.alias in sent for spec in plan.inputs
+        ):
+            check_input_names(plan.signature, sent)  # raises with TF Serving's text
         inputs = {}
-        for index, alias in enumerate(sorted(signature.inputs)):
-            info = signature.inputs[alias]
-            proto = request.inputs[alias]
-            check_tensor_header(proto, alias, self.max_message_bytes)
-            if proto.dtype != info.dtype:
+        for index, spec in enumerate(plan.inputs):
+            proto = sent[spec.alias]
+            if proto.dtype != spec.dtype or spec.value_field is None:
+                # TF Serving's order: a bad header first, then the mismatch.
+                check_tensor_header(proto, spec.alias, self.max_message_bytes)
                 raise RpcError(
                     grpc.StatusCode.INVALID_ARGUMENT,
-                    f"Expects arg[{index}] to be {_dtype_name(info.dtype)} but "
-                    f"{_dtype_name(proto.dtype)} is provided (input '{alias}' of "
-                    f"signature '{signature_name}')",
+                    f"Expects arg[{index}] to be {_dtype_name(spec.dtype)} but "
+                    f"{_dtype_name(proto.dtype)} is provided (input "
+                    f"'{spec.alias}' of signature '{signature_name}')",
                 )
-            try:
-                inputs[alias] = codec.decode_tensor(proto)
-            except (TypeError, ValueError) as error:
-                raise RpcError(
-                    grpc.StatusCode.INVALID_ARGUMENT,
-                    f"tensor parsing error: {alias} ({error})",
-                ) from error
+            content = proto.tensor_content
+            shape = _checked_shape(
+                proto,
+                spec.alias,
+                self.max_message_bytes,
+                spec.value_field,
+                spec.itemsize,
+                content,
+            )
+            inputs[spec.alias] = _decode_checked(proto, spec, shape, content)
         outputs = self.run_signature(
             loaded, signature_name, inputs, list(request.output_filter)
         )
@@ -299,10 +391,13 @@ class RequestHandlers:
         cannot take fails there, with ``INVALID_ARGUMENT`` (or the code of the
         TensorFlow error).
         """
-        signature = loaded.signature(signature_name)
-        wanted = list(output_filter) or sorted(signature.outputs)
+        plan = self._plan(loaded, signature_name)
+        if not output_filter:
+            return loaded.run(signature_name, inputs, plan.outputs)
+        signature = plan.signature
+        wanted = list(output_filter)
         seen: set[str] = set()
-        sorted_outputs = sorted(signature.outputs)
+        sorted_outputs = list(plan.outputs)
         for alias in wanted:
             if alias not in signature.outputs:
                 raise RpcError(
@@ -318,6 +413,14 @@ class RequestHandlers:
             seen.add(alias)
         outputs = loaded.run(signature_name, inputs, wanted)
         return {alias: outputs[alias] for alias in wanted}
+
+    @staticmethod
+    def _plan(loaded: LoadedVersion, signature_name: str) -> _SignaturePlan:
+        plan = loaded.request_plans.get(signature_name)
+        if plan is None:  # two threads may both make it: the same plan
+            plan = _SignaturePlan.of(loaded.signature(signature_name))
+            loaded.request_plans[signature_name] = plan
+        return plan
 
     @staticmethod
     def _fill_spec(

@@ -11,10 +11,16 @@ The URLs and JSON of TF Serving's REST API (its port 8501):
   an optional ``"context"``), answered with ``{"results": [...]}``;
 - errors as ``{"error": "..."}`` with the HTTP status of the gRPC code.
 
-HTTP is parsed by the standard library's `http.server` (threaded; HTTP/1.1
-keep-alive), the routing and JSON are here. It speaks HTTPS with the same
-certificate, and requires the same client certificates, as the gRPC port
-when the server is given them.
+HTTP is Werkzeug's (Pallets): `werkzeug.serving` parses it (threaded, one
+thread per connection; chunked request bodies; each answer closes its
+connection, as Werkzeug's server always does), `werkzeug.routing` matches
+the URLs and `werkzeug.wrappers` carries the request and the answer; the JSON
+is here. URLs under ``/v1/`` that are not TF Serving's, or that come with
+the wrong method, are answered as TF Serving answers them (400, "Malformed
+request: GET /v1/..."); other paths are 404. Bodies above the message limit
+are refused with 413. It speaks HTTPS with the same certificate, and
+requires the same client certificates, as the gRPC port when the server is
+given them.
 """
 
 from __future__ import annotations
@@ -22,11 +28,10 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import re
 import socket
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterable
 from typing import Any
 
 import grpc
@@ -39,6 +44,15 @@ from tensorflow_serving.apis import (
     get_model_status_pb2,
     model_pb2,
 )
+from werkzeug.exceptions import (
+    HTTPException,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+)
+from werkzeug.routing import BaseConverter, Map, Rule
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
 
 from keras_apps._layout import DEFAULT_SIGNATURE_KEY
 from keras_apps.serving import codec
@@ -47,12 +61,6 @@ from keras_apps.serving._status import RpcError
 from keras_apps.serving._versions import ModelRegistry
 
 logger = logging.getLogger("keras_apps.serving.server")
-
-_URL = re.compile(
-    r"^/v1/models/(?P<name>[^/:]+)"
-    r"(?:/versions/(?P<version>-?[0-9]+)|/labels/(?P<label>[^/:]+))?"
-    r"(?:(?P<metadata>/metadata)|:(?P<verb>predict|classify|regress))?/?$"
-)
 
 # The HTTP status of each gRPC code, as TF Serving's REST handler maps them.
 _HTTP_STATUS = {
@@ -172,8 +180,36 @@ def _example(features: Any) -> bytes:
     ).SerializeToString()
 
 
+class _SegmentConverter(BaseConverter):
+    """A model name or version label in a URL: TF Serving's ``[^/:]+``."""
+
+    regex = r"[^/:]+"
+
+
+def _url_map() -> Map:
+    """TF Serving's REST URLs; ``:predict`` etc. end the last path segment."""
+    rules = []
+    for target in (
+        "",
+        "/versions/<int(signed=True):version>",
+        "/labels/<segment:label>",
+    ):
+        base = "/v1/models/<segment:name>" + target
+        rules += [
+            Rule(base, methods=["GET"], endpoint="status"),
+            Rule(base + "/metadata", methods=["GET"], endpoint="metadata"),
+            Rule(
+                base + ":<any(predict, classify, regress):verb>",
+                methods=["POST"],
+                endpoint="infer",
+            ),
+        ]
+    # No redirects: "//" is not a TF Serving URL.
+    return Map(rules, converters={"segment": _SegmentConverter}, merge_slashes=False)
+
+
 class RestApi:
-    """Answers TF Serving's REST requests; `handle` is plain (method, path, body).
+    """TF Serving's REST API as a WSGI application (`werkzeug.wrappers`).
 
     Args:
         registry: The served models.
@@ -187,47 +223,78 @@ class RestApi:
         self._registry = registry
         self._handlers = handlers
         self.max_body_bytes = max_body_bytes
+        self._urls = _url_map()
 
-    def handle(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
-        """Returns the HTTP status and the JSON answer of one request."""
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        request = Request(environ)
+        # One byte over: a chunked body read up to the limit is cut there
+        # without an error, and must still be refused.
+        request.max_content_length = self.max_body_bytes + 1
+        status, answer = self.answer(request)
+        response = Response(
+            json.dumps(answer, indent=1), status=status, mimetype="application/json"
+        )
+        return response(environ, start_response)
+
+    def answer(self, request: Request) -> tuple[int, Any]:
+        """The HTTP status and the JSON answer of one request."""
         try:
-            return 200, self._route(method, path, body)
+            return 200, self._route(request)
         except RpcError as error:
             return _HTTP_STATUS.get(error.code, 500), {"error": error.message}
+        except RequestEntityTooLarge:
+            size = (
+                f"of {request.content_length} bytes "
+                if request.content_length is not None
+                else ""
+            )
+            return 413, {
+                "error": f"Request body {size}is above the "
+                f"{self.max_body_bytes}-byte limit"
+            }
+        except HTTPException as error:
+            return int(error.code or 500), {"error": str(error.description)}
         except Exception as error:  # an answer, never a dropped connection
             logger.exception("REST request failed")
             return 500, {"error": f"{type(error).__name__}: {error}"}
 
-    def _route(self, method: str, path: str, body: bytes) -> Any:
-        match = _URL.match(path.split("?", 1)[0])
-        if match is None:
-            raise RpcError(
-                grpc.StatusCode.INVALID_ARGUMENT,
-                f"Malformed request: {method} {path}",
-            )
-        spec = model_pb2.ModelSpec(name=match["name"])
-        if match["version"] is not None:
-            spec.version.value = int(match["version"])
-        elif match["label"] is not None:
-            spec.version_label = match["label"]
-        verb = match["verb"]
-        if method == "GET" and verb is None:
-            if match["metadata"]:
-                return self._metadata(spec)
+    def _route(self, request: Request) -> Any:
+        adapter = self._urls.bind_to_environ(request.environ)
+        try:
+            # A trailing "/" is let through, as this server always has.
+            endpoint, arguments = adapter.match(request.path.rstrip("/") or "/")
+        except (NotFound, MethodNotAllowed) as error:
+            if not request.path.lower().startswith("/v1/"):
+                raise NotFound(
+                    f"{request.path} is not a TF Serving REST URL "
+                    "(/v1/models/NAME[/versions/N|/labels/L][/metadata|:predict|"
+                    ":classify|:regress])"
+                ) from error
+            # TF Serving answers every other /v1/ request so, wrong method too.
+            raise _invalid(
+                f"Malformed request: {request.method} {request.full_path.rstrip('?')}"
+            ) from error
+        spec = model_pb2.ModelSpec(name=arguments["name"])
+        if "version" in arguments:
+            spec.version.value = arguments["version"]
+        elif "label" in arguments:
+            spec.version_label = arguments["label"]
+        if endpoint == "status":
             return self._status(spec)
-        if method == "POST" and verb is not None:
-            try:
-                request = json.loads(body or b"{}")
-            except ValueError as error:
-                raise _invalid(f"JSON Parse error: {error}") from error
-            if not isinstance(request, dict):
-                raise _invalid("JSON Value is not an object")
-            if verb == "predict":
-                return self._predict(spec, request)
-            return self._examples(spec, request, verb)
-        raise RpcError(
-            grpc.StatusCode.INVALID_ARGUMENT, f"Malformed request: {method} {path}"
-        )
+        if endpoint == "metadata":
+            return self._metadata(spec)
+        data = request.get_data()
+        if len(data) > self.max_body_bytes:
+            raise RequestEntityTooLarge()
+        try:
+            body = json.loads(data or b"{}")
+        except ValueError as error:
+            raise _invalid(f"JSON Parse error: {error}") from error
+        if not isinstance(body, dict):
+            raise _invalid("JSON Value is not an object")
+        if arguments["verb"] == "predict":
+            return self._predict(spec, body)
+        return self._examples(spec, body, arguments["verb"])
 
     def _status(self, spec: model_pb2.ModelSpec) -> Any:
         if spec.version_label:
@@ -354,8 +421,15 @@ class RestApi:
         return {"results": [r.value for r in result.regressions]}
 
 
+class _RequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, logging to this package's logger at debug level."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        logger.debug("REST %s " + message, self.address_string(), *args)
+
+
 class RestServer:
-    """`RestApi` on its own port: a threaded `http.server`, HTTPS when told."""
+    """`RestApi` on its own port: Werkzeug's threaded server, HTTPS when told."""
 
     def __init__(
         self,
@@ -365,59 +439,31 @@ class RestServer:
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self._api = api
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            server_version = "keras-apps-LocalModelServer"
-
-            def _answer(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length > api.max_body_bytes:
-                    status, answer = (
-                        413,
-                        {
-                            "error": f"Request body of {length} bytes is above the "
-                            f"{api.max_body_bytes}-byte limit"
-                        },
-                    )
-                    self.close_connection = True
-                else:
-                    body = self.rfile.read(length) if length else b""
-                    status, answer = api.handle(method, self.path, body)
-                data = json.dumps(answer, indent=1).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                self._answer("GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._answer("POST")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                logger.debug("REST %s", format % args)
-
-        family_host = host.strip("[]")
-
-        class Server(ThreadingHTTPServer):
-            address_family = socket.AF_INET6 if ":" in family_host else socket.AF_INET
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                # A client that drops, or fails the TLS handshake: no traceback.
-                logger.debug("REST connection from %s failed", client_address)
-
-        self._server = Server((family_host, port), Handler)
+        host = host.strip("[]")
+        # Bound here and handed over as a descriptor, so that a taken port is
+        # an OSError to the caller (Werkzeug's own bind exits the process).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as listener:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(128)
+            self._server: BaseWSGIServer = make_server(
+                host,
+                listener.getsockname()[1],
+                api,
+                threaded=True,
+                request_handler=_RequestHandler,
+                fd=listener.fileno(),
+            )
         if ssl_context is not None:
-            # The handshake happens in each connection's thread, on its first
-            # read, so that a client that stalls it blocks no one else.
+            # As Werkzeug wraps it for ssl_context=, but with the handshake in
+            # each connection's thread, on its first read, so that a client
+            # that stalls it blocks no one else.
             self._server.socket = ssl_context.wrap_socket(
                 self._server.socket, server_side=True, do_handshake_on_connect=False
             )
-        self.port = int(self._server.server_address[1])
+            self._server.ssl_context = ssl_context
+        self.port = int(self._server.port)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             name="local-model-server-rest",
@@ -428,6 +474,8 @@ class RestServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stops accepting; answers in progress finish in their threads."""
+        if self._thread.ident is not None:  # shutdown() waits for serve_forever
+            self._server.shutdown()
+            self._thread.join(timeout=5)
         self._server.server_close()
-        self._thread.join(timeout=5)

@@ -56,6 +56,54 @@ def _quiet_v1_loader_deprecation() -> Iterator[None]:
         tf_logger.removeFilter(quiet)
 
 
+_CALLER_THREAD = -1
+"""``RunOptions.inter_op_thread_pool`` that runs a step in the caller's thread."""
+
+_INLINE_STEP_SECONDS = 1e-3
+_TIMED_STEPS = 8
+
+
+class _StepRunner:
+    """Runs one signature's feeds -> fetches: on TF's inter-op pool, or inline.
+
+    A Session hands each step to its inter-op thread pool and waits for it.
+    For a step of microseconds the hand-off (two thread switches, and pool
+    threads that spin on a busy machine) costs more than the step, which is
+    why TensorFlow offers ``RunOptions.inter_op_thread_pool = -1``, the
+    caller's thread, for simple graphs. The first steps run on the pool and
+    are timed (the very first, which prunes and places the graph, is not);
+    when the fastest of the next eight took under 1 ms, later steps run in
+    the caller's thread. Longer steps stay on the pool, which can run independent
+    branches side by side.
+    """
+
+    def __init__(self, make: Callable[[bool], Any]) -> None:
+        self._make = make
+        self._run = make(False)
+        self._seconds: list[float] | None = []  # None once decided
+        self._lock = threading.Lock()
+        self.inline = False
+        """Whether steps now run in the caller's thread."""
+
+    def __call__(self, *arrays: Any) -> Any:
+        if self._seconds is None:
+            return self._run(*arrays)
+        start = time.perf_counter()
+        values = self._run(*arrays)
+        elapsed = time.perf_counter() - start
+        with self._lock:
+            seconds = self._seconds
+            if seconds is not None:
+                seconds.append(elapsed)
+                if len(seconds) > _TIMED_STEPS:
+                    # The fastest: on a loaded machine others are preempted.
+                    if min(seconds[1:]) < _INLINE_STEP_SECONDS:
+                        self._run = self._make(True)
+                        self.inline = True
+                    self._seconds = None
+        return values
+
+
 class LoadedVersion:
     """One SavedModel version: a Session over its serving graph, and its SignatureDefs.
 
@@ -96,8 +144,12 @@ class LoadedVersion:
                 clear_devices=True,
             )
         self._graph.finalize()
-        self._callables: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
+        self._callables: dict[
+            tuple[str, tuple[str, ...], tuple[str, ...]], _StepRunner
+        ] = {}
         self._callables_lock = threading.Lock()
+        self.request_plans: dict[str, Any] = {}
+        """What the request handlers work out once per signature of this version."""
 
     def signature(self, name: str) -> meta_graph_pb2.SignatureDef:
         if name not in self._runnable:
@@ -109,7 +161,7 @@ class LoadedVersion:
 
     def _callable(
         self, signature_name: str, feeds: tuple[str, ...], fetches: tuple[str, ...]
-    ) -> Any:
+    ) -> _StepRunner:
         key = (signature_name, feeds, fetches)
         runner = self._callables.get(key)
         if runner is not None:
@@ -141,20 +193,32 @@ class LoadedVersion:
                 self._callables[key] = runner
         return runner
 
-    def _make_callable(self, feed_names: list[str], fetch_names: list[str]) -> Any:
+    def _make_callable(
+        self, feed_names: list[str], fetch_names: list[str]
+    ) -> _StepRunner:
         # A callable made from CallableOptions hands the arrays to C++
         # directly (keras_apps._compat.session_callable says why it is private).
         from keras_apps import _compat
 
-        options = config_pb2.CallableOptions(feed=feed_names, fetch=fetch_names)
-        runner = _compat.session_callable(self._session, options)
-        if runner is not None:
-            return runner
-        tensor = self._graph.get_tensor_by_name
-        return self._session.make_callable(
-            [tensor(name) for name in fetch_names],
-            [tensor(name) for name in feed_names],
-        )
+        def from_options(inline: bool) -> Any:
+            options = config_pb2.CallableOptions(feed=feed_names, fetch=fetch_names)
+            if inline:
+                options.run_options.inter_op_thread_pool = _CALLER_THREAD
+            runner = _compat.session_callable(self._session, options)
+            if runner is not None:
+                return runner
+            tensor = self._graph.get_tensor_by_name
+            public = self._session.make_callable(
+                [tensor(name) for name in fetch_names],
+                [tensor(name) for name in feed_names],
+                accept_options=inline,
+            )
+            if not inline:
+                return public
+            run_options = config_pb2.RunOptions(inter_op_thread_pool=_CALLER_THREAD)
+            return lambda *arrays: public(*arrays, options=run_options)
+
+        return _StepRunner(from_options)
 
     def run(
         self,

@@ -146,9 +146,11 @@ def data_type(dtype: Any) -> int:
         TypeError: If the dtype has no TensorFlow equivalent.
     """
     dtype = np.dtype(dtype)
+    number = _NUMPY_TO_DT.get(dtype.type)
+    if number is not None:
+        return number
     if dtype.kind in "SUO":
         return DT_STRING
-    number = _NUMPY_TO_DT.get(dtype.type)
     if number is None and _ml_dtypes_available():
         number = _NUMPY_TO_DT.get(dtype.type)
     if number is None:

@@ -10,6 +10,7 @@ batching parameters file. It imports neither TensorFlow nor gRPC.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -29,6 +30,53 @@ CPU_IMAGE = "tensorflow/serving:latest"
 
 LOOPBACK = "127.0.0.1"
 """The default host address the container's ports are published on."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether binding ``host`` keeps the port on this machine (127.0.0.0/8, ::1)."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost, or "" (all interfaces)
+
+
+def publish_warning(
+    publish_host: str, grpc_port: int = 8500, rest_port: int = 8501
+) -> str | None:
+    """What publishing TF Serving's ports on ``publish_host`` exposes, if not loopback.
+
+    Args:
+        publish_host: The host address of `tf_serving_command`.
+        grpc_port: The published gRPC port.
+        rest_port: The published REST port.
+
+    Returns:
+        ``None`` on loopback, else the warning to show before the server starts.
+
+    Example:
+
+    >>> publish_warning("127.0.0.1") is None
+    True
+    >>> print(publish_warning("0.0.0.0")[:68])
+    TF Serving's gRPC port 8500 and REST port 8501 are published on '0.0
+    """
+    if is_loopback(publish_host):
+        return None
+    where = (
+        ", every interface of this host"
+        if publish_host.strip("[]") in ("0.0.0.0", "::", "")
+        else ""
+    )
+    return (
+        f"TF Serving's gRPC port {grpc_port} and REST port {rest_port} are "
+        f"published on {publish_host!r}, beyond loopback{where}. TF Serving "
+        "has no authentication: everyone who reaches these ports can run every "
+        "served model and read its signatures, in plain text. Publish beyond "
+        "loopback only behind a firewall or a TLS-terminating proxy; the "
+        f"default, {LOOPBACK!r}, keeps them on this host."
+    )
 
 
 def check_model_source(
@@ -84,7 +132,8 @@ def tf_serving_command(
     ``publish_host``: loopback by default, so only this host reaches them.
     The server has no authentication, so open it to the network
     (``publish_host="0.0.0.0"``, or one interface's address) only behind a
-    firewall or a TLS-terminating proxy. New version
+    firewall or a TLS-terminating proxy; `publish_warning` words what that
+    exposes (``keras-apps serve --docker --publish-host`` shows it). New version
     directories are picked up while it runs; warmup requests found in
     ``assets.extra/tf_serving_warmup_requests`` are replayed before a version
     is served (``--enable_model_warmup``).

@@ -72,7 +72,6 @@ This module imports TensorFlow; the client side of `keras_apps.serving` does not
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import os
@@ -94,7 +93,7 @@ from keras_apps.serving._model_config import (
     read_config_file,
 )
 from keras_apps.serving._versions import ModelRegistry
-from keras_apps.serving.container import check_model_source
+from keras_apps.serving.container import check_model_source, is_loopback
 from keras_apps.serving.server_process import (
     DEFAULT_MAX_MESSAGE_BYTES,
     ServerProcess,
@@ -112,16 +111,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether binding ``host`` keeps the port on this machine (127.0.0.0/8, ::1)."""
-    if host.strip("[]").lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name other than localhost, or "" (all interfaces)
 
 
 class LocalModelServer:
@@ -183,8 +172,9 @@ class LocalModelServer:
         rest_api_port: Port of TF Serving's REST API (``GET /v1/models/NAME``,
             ``POST /v1/models/NAME:predict``, ...) on the same host; ``None``
             (default) serves none, ``0`` picks a free one (read it from
-            `rest_api_port`). Plain HTTP: beyond loopback, use it behind a TLS
-            proxy.
+            `rest_api_port`). Served by Werkzeug's threaded server, in plain
+            HTTP, or HTTPS with the gRPC port's certificates (and client
+            certificates) when ``ssl_certificate_file`` is given.
         allow_reload_config: Whether ``HandleReloadConfigRequest`` is served.
             It lets any client load any SavedModel the server can read, so
             ``None`` (default) serves it on loopback only; refused calls get

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import stat
 from pathlib import Path
 
@@ -10,7 +11,11 @@ from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
 from keras_apps import cli
-from keras_apps.serving.container import check_docker, tf_serving_command
+from keras_apps.serving.container import (
+    check_docker,
+    publish_warning,
+    tf_serving_command,
+)
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
@@ -204,6 +209,74 @@ def test_serve_docker_dry_run_prints_the_command(tmp_path, capsys):
         "docker run --rm -p 127.0.0.1:9500:8500 -p 127.0.0.1:8501:8501 --mount "
     )
     assert "tensorflow/serving:latest " in out
+
+
+def _dry_run(tmp_path, *flags: str) -> list[str]:
+    return [
+        "serve",
+        "--docker",
+        "--dry-run",
+        "--model-base-path",
+        str(tmp_path / "digits"),
+        *flags,
+    ]
+
+
+def test_serve_docker_publish_host_opens_the_ports_with_a_loud_warning(
+    tmp_path, capsys
+):
+    code = cli.main(_dry_run(tmp_path, "--publish-host", "0.0.0.0", "--port", "9500"))
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "-p 0.0.0.0:9500:8500 -p 0.0.0.0:8501:8501 --mount " in captured.out
+    assert captured.err.startswith("WARNING: TF Serving's gRPC port 9500 and REST")
+    assert "every interface of this host" in captured.err
+    assert "no authentication" in captured.err
+    code = cli.main(_dry_run(tmp_path, "--publish-host", "10.1.2.3"))
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "-p 10.1.2.3:8500:8500 -p 10.1.2.3:8501:8501 " in captured.out
+    assert "published on '10.1.2.3', beyond loopback." in captured.err
+
+
+def test_serve_docker_publishes_on_loopback_quietly(tmp_path, capsys):
+    for flags, published in [
+        ((), "127.0.0.1"),
+        (("--publish-host", "127.0.0.1"), "127.0.0.1"),
+        (("--publish-host", "::1"), "[::1]"),
+        (("--publish-host", "localhost"), "localhost"),
+    ]:
+        assert cli.main(_dry_run(tmp_path, *flags)) == 0
+        captured = capsys.readouterr()
+        command = shlex.split(captured.out)
+        assert command[5:9] == [
+            "-p",
+            f"{published}:8500:8500",
+            "-p",
+            f"{published}:8501:8501",
+        ]
+        assert captured.err == "", flags
+
+
+def test_publish_flags_go_where_they_are_used(tmp_path, capsys):
+    # --host binds the local server; with --docker it would be ignored.
+    assert cli.main(_dry_run(tmp_path, "--host", "0.0.0.0")) == 2
+    assert "--publish-host 0.0.0.0" in capsys.readouterr().err
+    local = ["serve", "--model-base-path", str(tmp_path), "--publish-host", "::"]
+    assert cli.main(local) == 2
+    assert "--publish-host goes with --docker" in capsys.readouterr().err
+    assert cli.main(_dry_run(tmp_path, "--publish-host", "a/b")) == 2
+    assert "Received: publish_host='a/b'" in capsys.readouterr().err
+
+
+def test_publish_warning_names_what_is_exposed():
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"):
+        assert publish_warning(host) is None, host
+    warning = publish_warning("192.168.1.5", grpc_port=9000, rest_port=9001)
+    assert warning is not None
+    assert "gRPC port 9000 and REST port 9001" in warning
+    assert "TLS-terminating proxy" in warning
+    assert "every interface" in publish_warning("::")
 
 
 def test_serve_needs_a_model_source(capsys):

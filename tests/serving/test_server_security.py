@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import socket
 import ssl
 import subprocess
 import urllib.error
@@ -225,3 +226,16 @@ def test_rest_api_speaks_https_with_client_certificates(tls_server, certificates
     bare = ssl.create_default_context(cafile=str(certificates / "localhost.crt"))
     with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(url, data=body, context=bare, timeout=20).read()
+
+
+def test_rest_tls_handshake_that_stalls_blocks_no_one(tls_server, certificates):
+    url = f"https://127.0.0.1:{tls_server.rest_api_port}/v1/models/linear"
+    context = ssl.create_default_context(cafile=str(certificates / "localhost.crt"))
+    context.load_cert_chain(
+        str(certificates / "client.crt"), str(certificates / "client.key")
+    )
+    # Connected, never says hello: its handshake waits in its own thread.
+    with socket.create_connection(("127.0.0.1", tls_server.rest_api_port)):
+        with urllib.request.urlopen(url, context=context, timeout=20) as reply:
+            status = json.loads(reply.read())["model_version_status"]
+    assert status[0]["state"] == "AVAILABLE"
