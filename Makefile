@@ -14,8 +14,10 @@ export PYTHONUNBUFFERED := 1
 .PHONY: demo test test-tensorflow test-jax test-fast lint format bench install clean
 
 # pytest-xdist workers: two suit the two cores `make test` is sized for.
+# worksteal balances uneven test durations (a few end-to-end tests take far
+# longer than the rest) better than grouping by module.
 WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadscope
+PYTEST := $(BIN)/python -m pytest -q -n $(WORKERS) --dist worksteal
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

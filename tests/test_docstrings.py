@@ -65,7 +65,6 @@ TENSORFLOW_MODULES = {
     "keras_apps.models.fast_style_net": "its example exports a SavedModel",
     "keras_apps.visualize.activation_maximization": "uses tf.GradientTape",
     "keras_apps.visualize.grad_cam": "uses tf.GradientTape",
-    "keras_apps.visualize.inversion": "uses tf.GradientTape",
     "keras_apps.transfer.feature_extractor": "reuses load_backbone",
 }
 
