@@ -10,8 +10,9 @@ model gives the same keys in every process.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,12 +274,74 @@ def default_output_names(model: keras.Model, outputs: Any) -> list[str]:
 
 @dataclass
 class ServingFunctions:
-    """The signatures to export and the model call they share."""
+    """The signatures to export and the model call they share.
+
+    ``uint8_outputs`` maps the output keys served as uint8 pixels to the
+    ``(low, high)`` range of the model's values that maps onto 0..255.
+    """
 
     plan: InputPlan
     output_names: list[str]
     functions: dict[str, Callable[..., Any]]
     input_signatures: dict[str, list[tf.TensorSpec]]
+    uint8_outputs: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def scale_to_uint8(values: Any, low: float, high: float) -> Any:
+    """``values`` in ``[low, high]`` to uint8 pixels: mapped linearly onto
+    0..255, clipped and rounded (half to even, as ``np.round``)."""
+    scaled = (tf.cast(values, tf.float32) - low) * (255.0 / (high - low))
+    return tf.cast(tf.round(tf.clip_by_value(scaled, 0.0, 255.0)), tf.uint8)
+
+
+def resolve_uint8_outputs(
+    uint8_outputs: Any, names: Sequence[str], dtypes: Sequence[str]
+) -> dict[str, tuple[float, float]]:
+    """Checks ``uint8_outputs`` (a pair, or a dict of pairs by output key)."""
+    if uint8_outputs is None:
+        return {}
+    if isinstance(uint8_outputs, Mapping):
+        ranges = dict(uint8_outputs)
+        unknown = sorted(str(k) for k in set(ranges) - set(names))
+        if unknown:
+            raise ValueError(
+                f"`uint8_outputs` names outputs {unknown} that the model does "
+                f"not have; its output keys are {list(names)}. Received: "
+                f"uint8_outputs={uint8_outputs!r}"
+            )
+    else:
+        ranges = {name: uint8_outputs for name in names}
+    resolved = {}
+    for name, value_range in ranges.items():
+        pair = (
+            tuple(value_range)
+            if isinstance(value_range, (list, tuple)) and len(value_range) == 2
+            else None
+        )
+        if pair is None or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in pair
+        ):
+            raise ValueError(
+                "`uint8_outputs` must be a (low, high) pair of numbers, or a "
+                "dict from output key to such a pair: the range of the "
+                "model's values that maps onto 0..255, e.g. (-1, 1) for tanh "
+                f"images. Received: uint8_outputs={uint8_outputs!r}"
+            )
+        low, high = float(pair[0]), float(pair[1])
+        if not low < high:
+            raise ValueError(
+                f"`uint8_outputs` needs low < high for output {name!r}. "
+                f"Received: uint8_outputs={uint8_outputs!r}"
+            )
+        dtype = dtypes[list(names).index(name)]
+        if not tf.as_dtype(dtype).is_floating:
+            raise ValueError(
+                f"`uint8_outputs` maps float outputs to pixels; output {name!r} "
+                f"has dtype {dtype}. Received: uint8_outputs={uint8_outputs!r}"
+            )
+        resolved[name] = (low, high)
+    return resolved
 
 
 def _name_outputs(outputs: Any, names: Sequence[str]) -> dict[str, Any]:
@@ -292,6 +355,7 @@ def build_serving_functions(
     output_names: Sequence[str] | None = None,
     image_bytes_signature: bool = False,
     image_to_image: bool = False,
+    uint8_outputs: Any = None,
 ) -> ServingFunctions:
     """Builds the Python functions behind each signature, with their specs.
 
@@ -305,6 +369,9 @@ def build_serving_functions(
     With ``image_to_image``, the signatures of
     `keras_apps.export.image_to_image` (uint8 or image bytes in, uint8
     images out, an optional ``strength`` blend) are added.
+    With ``uint8_outputs`` (see `resolve_uint8_outputs`), those outputs of
+    ``serving_default`` and of the image-bytes signatures are uint8 pixels
+    (`scale_to_uint8`); the image-to-image signatures make their own.
     """
     plan = plan_inputs(model, input_names)
     sample = [
@@ -329,9 +396,20 @@ def build_serving_functions(
                 f"output. Received: output_names={names}"
             )
     _check_keys(names, "output names")
+    ranges = resolve_uint8_outputs(
+        uint8_outputs,
+        names,
+        [keras.backend.standardize_dtype(o.dtype) for o in flat_outputs],
+    )
+
+    def serve_float(*flat_inputs: Any) -> dict[str, Any]:
+        return _name_outputs(plan.call(model, flat_inputs), names)
 
     def serve(*flat_inputs: Any) -> dict[str, Any]:
-        return _name_outputs(plan.call(model, flat_inputs), names)
+        outputs = serve_float(*flat_inputs)
+        for key, (low, high) in ranges.items():
+            outputs[key] = scale_to_uint8(outputs[key], low, high)
+        return outputs
 
     functions: dict[str, Callable[..., Any]] = {SERVING_DEFAULT: serve}
     signatures = {SERVING_DEFAULT: list(plan.specs)}
@@ -378,10 +456,12 @@ def build_serving_functions(
     if image_to_image:
         from keras_apps.export.image_to_image import image_to_image_functions
 
-        extra_functions, extra_specs = image_to_image_functions(plan, names, serve)
+        extra_functions, extra_specs = image_to_image_functions(
+            plan, names, serve_float
+        )
         functions.update(extra_functions)
         signatures.update(extra_specs)
-    return ServingFunctions(plan, names, functions, signatures)
+    return ServingFunctions(plan, names, functions, signatures, ranges)
 
 
 def _symbolic_outputs(model: keras.Model, plan: InputPlan, sample: list[Any]) -> Any:

@@ -36,7 +36,9 @@ class ConditionalGAN(GAN):
         latent_dim: Size of the latent vectors, > 0.
         num_classes: Number of classes, > 0; labels are ``0 .. num_classes-1``.
         **kwargs: The other arguments of `GAN` (``noise``, ``d_steps``,
-            ``label_smoothing``, ``instance_noise``, ``seed``, ``name``).
+            ``label_smoothing``, ``instance_noise``, ``discriminator_batches``,
+            ``seed``, ``name``). In a joint discriminator batch the labels
+            are joined too: real and generated images carry the same labels.
 
     Example:
 

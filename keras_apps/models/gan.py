@@ -18,6 +18,9 @@ from keras_apps.losses.adversarial import gan_discriminator_loss, gan_generator_
 NOISES = ("normal", "uniform")
 """Latent priors: standard normal, or uniform in [-1, 1]."""
 
+DISCRIMINATOR_BATCHES = ("auto", "joint", "separate")
+"""How real and generated images meet the discriminator in its step."""
+
 _GENERATE_BATCH = 256
 
 
@@ -45,6 +48,33 @@ def _fits(produced: tuple[Any, ...], expected: tuple[Any, ...]) -> bool:
     return len(produced) == len(expected) and all(
         a is None or b is None or a == b
         for a, b in zip(produced, expected, strict=True)
+    )
+
+
+def _nested_layers(model: Any) -> list[Any]:
+    found = []
+    for layer in getattr(model, "layers", []):
+        found.append(layer)
+        found += _nested_layers(layer)
+    return found
+
+
+def batch_norm_layers(model: Any) -> list[str]:
+    """Names of the BatchNormalization layers of ``model``, nested models too."""
+    return [
+        layer.name
+        for layer in _nested_layers(model)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+
+
+def _mixes_samples(model: Any) -> bool:
+    """Whether one call on real and generated images together would differ
+    from two calls: batch statistics, or an activity regularizer (Keras
+    divides it by the batch size)."""
+    return bool(batch_norm_layers(model)) or any(
+        getattr(layer, "activity_regularizer", None) is not None
+        for layer in [model, *_nested_layers(model)]
     )
 
 
@@ -77,8 +107,10 @@ class GAN(keras.Model):
        through the generator, which is idle (a stateless call whose batch
        normalization updates are discarded, no gradient); the discriminator
        sees the real batch labelled real (``1 - label_smoothing``) and the
-       generated batch labelled fake (0), in two separate calls so that its
-       batch normalization never mixes them, and only its weights change.
+       generated batch labelled fake (0), and only its weights change. With
+       batch normalization it sees them in two separate calls, so that its
+       batch statistics never mix them; otherwise in one call on both
+       batches joined, as keras.io's GAN does (``discriminator_batches``).
     2. **Generator step**: fresh latents go through the generator, the
        discriminator gives its verdict on the result (again without changing
        its own state), the loss ``loss_fn(1, D(G(z)))`` (the non-saturating
@@ -103,7 +135,9 @@ class GAN(keras.Model):
     Serving: export the generator alone,
     ``keras_apps.export.export_for_serving(gan.generator, path)``: latents
     (or ``labels`` and ``latents``) in, float ``images`` out in the
-    generator's range (``[-1, 1]`` for the tanh builders).
+    generator's range (``[-1, 1]`` for the tanh builders); with
+    ``uint8_outputs=(-1, 1)`` (``(0, 1)`` for a sigmoid output) the served
+    ``images`` are uint8 pixels.
 
     History keys: ``d_loss``, ``g_loss``, ``real_accuracy`` (fraction of
     real images the discriminator calls real) and ``fake_accuracy``
@@ -123,6 +157,17 @@ class GAN(keras.Model):
             [0, 1). Defaults to 0; 0.1 is common (Salimans et al. 2016).
         instance_noise: Standard deviation of the instance noise, >= 0.
             Defaults to 0 (none).
+        discriminator_batches: ``"joint"``: the discriminator step makes one
+            discriminator call on the real and the generated batch joined
+            (fewer, larger ops: the speed of keras.io's GAN); ``"separate"``:
+            two calls, one per batch, so that batch statistics are computed
+            on real and on generated images apart (DCGAN practice; needed
+            for any layer that mixes the samples of a batch, such as a
+            minibatch-deviation layer). ``"auto"`` (default): separate when
+            the discriminator has BatchNormalization layers (nested models
+            are searched) or an activity regularizer, joint otherwise. The
+            losses are the same either way for a discriminator that treats
+            samples independently.
         seed: Seed of the training latents (and instance noise); their
             stream state is a weight of the model, so resumed training
             draws the same latents (Dropout layers inside the networks keep
@@ -166,6 +211,7 @@ class GAN(keras.Model):
         d_steps: int = 1,
         label_smoothing: float = 0.0,
         instance_noise: float = 0.0,
+        discriminator_batches: str = "auto",
         seed: int | None = None,
         name: str = "gan",
         **kwargs: Any,
@@ -190,6 +236,11 @@ class GAN(keras.Model):
                 "`instance_noise` must be a standard deviation >= 0. "
                 f"Received: instance_noise={instance_noise!r}"
             )
+        if discriminator_batches not in DISCRIMINATOR_BATCHES:
+            errors.append(
+                "`discriminator_batches` must be 'auto', 'joint' or 'separate'. "
+                f"Received: discriminator_batches={discriminator_batches!r}"
+            )
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             errors.append(f"`seed` must be an int or None. Received: seed={seed!r}")
         messages = [e for e in errors if e]
@@ -205,6 +256,10 @@ class GAN(keras.Model):
         self.d_steps = d_steps
         self.label_smoothing = float(label_smoothing)
         self.instance_noise = float(instance_noise)
+        self.discriminator_batches = discriminator_batches
+        self.joint_discriminator_batch = discriminator_batches == "joint" or (
+            discriminator_batches == "auto" and not _mixes_samples(discriminator)
+        )
         self.seed = seed
         # The training latents' seed stream, [seed, counter], as a weight of
         # the model (a SeedGenerator's state is not saved by Keras), so that a
@@ -421,14 +476,23 @@ class GAN(keras.Model):
         return images if labels is None else [images, labels]
 
     def _next_seed(self) -> Any:
-        """A stateless seed: the model's stream folded with the replica id."""
+        """A stateless seed: the model's stream, folded with the replica id
+        when several replicas draw (one device draws from the stream as is)."""
         import tensorflow as tf
 
         seed = tf.convert_to_tensor(self.latent_seed_state)
         self.latent_seed_state.assign(seed + tf.constant([0, 1], "int64"))
+        if self._num_replicas() == 1:
+            return seed
         context = tf.distribute.get_replica_context()
         replica = 0 if context is None else context.replica_id_in_sync_group
         return tf.random.experimental.stateless_fold_in(seed, replica)
+
+    def _per_replica(self, loss: Any) -> Any:
+        """``loss`` scaled so that summed replica gradients are those of the
+        global batch (a no-op on one device)."""
+        replicas = self._num_replicas()
+        return loss if replicas == 1 else loss / replicas
 
     def _num_replicas(self) -> int:
         import tensorflow as tf
@@ -466,16 +530,32 @@ class GAN(keras.Model):
         """The generator's loss (`keras_apps.losses.gan_generator_loss`)."""
         return gan_generator_loss(fake_logits, self._loss_values)
 
+    def _discriminate(self, real: Any, fake: Any, labels: Any) -> tuple[Any, Any]:
+        """The discriminator's outputs on the real and the generated batch:
+        one call on both joined, or two calls (``discriminator_batches``)."""
+        if not self.joint_discriminator_batch:
+            real_logits = self.discriminator(
+                self._discriminator_inputs(real, labels), training=True
+            )
+            fake_logits = self.discriminator(
+                self._discriminator_inputs(fake, labels), training=True
+            )
+            return real_logits, fake_logits
+        import tensorflow as tf
+
+        both = tf.concat([real, fake], axis=0)
+        both_labels = None if labels is None else tf.concat([labels, labels], axis=0)
+        logits = self.discriminator(
+            self._discriminator_inputs(both, both_labels), training=True
+        )
+        count = tf.shape(real)[0]
+        return logits[:count], logits[count:]
+
     def _discriminator_objective(
         self, real: Any, fake: Any, labels: Any
     ) -> tuple[Any, Any, Any, dict[str, Any]]:
         """Runs inside the tape of the discriminator step."""
-        real_logits = self.discriminator(
-            self._discriminator_inputs(real, labels), training=True
-        )
-        fake_logits = self.discriminator(
-            self._discriminator_inputs(fake, labels), training=True
-        )
+        real_logits, fake_logits = self._discriminate(real, fake, labels)
         loss = self.discriminator_loss(real_logits, fake_logits)
         return loss, real_logits, fake_logits, {}
 
@@ -525,7 +605,7 @@ class GAN(keras.Model):
             )
             if self.discriminator.losses:
                 loss = loss + tf.add_n(self.discriminator.losses)
-            scaled = loss / self._num_replicas()
+            scaled = self._per_replica(loss)
         gradients = tape.gradient(scaled, variables)
         self.d_optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return {
@@ -571,7 +651,7 @@ class GAN(keras.Model):
             loss = self.generator_loss(fake_logits)
             if self.generator.losses:
                 loss = loss + tf.add_n(self.generator.losses)
-            scaled = loss / self._num_replicas()
+            scaled = self._per_replica(loss)
         gradients = tape.gradient(scaled, variables)
         self.g_optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return {"g_loss": loss, "fake_logits": fake_logits}
@@ -621,6 +701,7 @@ class GAN(keras.Model):
             "d_steps": self.d_steps,
             "label_smoothing": self.label_smoothing,
             "instance_noise": self.instance_noise,
+            "discriminator_batches": self.discriminator_batches,
             "seed": self.seed,
             "name": self.name,
             "trainable": self.trainable,

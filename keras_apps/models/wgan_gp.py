@@ -14,16 +14,7 @@ from keras_apps.losses.adversarial import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
-from keras_apps.models.gan import GAN, require_tensorflow
-
-
-def _batch_norm_layers(model: Any) -> list[str]:
-    found = []
-    for layer in getattr(model, "layers", []):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            found.append(layer.name)
-        found += _batch_norm_layers(layer)
-    return found
+from keras_apps.models.gan import GAN, batch_norm_layers, require_tensorflow
 
 
 @keras_apps_export("keras_apps.models.WGANGP")
@@ -58,13 +49,16 @@ class WGANGP(GAN):
         latent_dim: Size of the latent vectors, > 0.
         n_critic: Critic steps per generator step, >= 1. Defaults to 5.
         gp_weight: Weight of the gradient penalty (lambda), >= 0. Defaults
-            to 10.
+            to 10. At 0 the penalty is not computed at all (no interpolates,
+            no second-order gradient) and ``gradient_penalty`` reports 0.
         epsilon: Added under the square root of the gradient norm, > 0.
             Defaults to 1e-12.
         noise: Latent prior, ``"normal"`` or ``"uniform"``.
         seed: Seed of the training latents and of ``alpha``.
         name: Model name. Defaults to ``"wgan_gp"``.
-        **kwargs: Further `keras.Model` arguments (``dtype``).
+        **kwargs: ``discriminator_batches`` of `GAN` (the real and the
+            generated batch meet the critic in one call by default) and
+            further `keras.Model` arguments (``dtype``).
 
     Example:
 
@@ -113,7 +107,7 @@ class WGANGP(GAN):
                 "`epsilon` must be > 0 (it keeps the gradient norm's derivative "
                 f"finite at zero gradients). Received: epsilon={epsilon!r}"
             )
-        batch_norms = _batch_norm_layers(discriminator)
+        batch_norms = batch_norm_layers(discriminator)
         if batch_norms:
             errors.append(
                 "The WGAN-GP critic must treat samples independently; its "
@@ -212,14 +206,13 @@ class WGANGP(GAN):
     def _discriminator_objective(
         self, real: Any, fake: Any, labels: Any
     ) -> tuple[Any, Any, Any, dict[str, Any]]:
-        real_scores = self.discriminator(
-            self._discriminator_inputs(real, labels), training=True
-        )
-        fake_scores = self.discriminator(
-            self._discriminator_inputs(fake, labels), training=True
-        )
-        penalty = self.gradient_penalty(real, fake, labels)
+        real_scores, fake_scores = self._discriminate(real, fake, labels)
         loss = self.discriminator_loss(real_scores, fake_scores)
+        if not self.gp_weight:
+            # No penalty asked for: no interpolates, no second-order gradient.
+            penalty = keras.ops.zeros((), dtype=loss.dtype)
+            return loss, real_scores, fake_scores, {"gradient_penalty": penalty}
+        penalty = self.gradient_penalty(real, fake, labels)
         loss = loss + self.gp_weight * penalty
         return loss, real_scores, fake_scores, {"gradient_penalty": penalty}
 

@@ -132,3 +132,54 @@ def test_plan_inputs_rejects_a_never_called_subclassed_model():
 
     with pytest.raises(ValueError, match="call it once on a batch"):
         plan_inputs(Never())
+
+
+def _probabilities_and_scores() -> keras.Model:
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3,), name="features")
+    hidden = keras.layers.Dense(6, name="hidden")(inputs)
+    probabilities = keras.layers.Dense(2, activation="sigmoid", name="probs")(hidden)
+    return keras.Model(inputs, [probabilities, hidden])
+
+
+def test_uint8_outputs_map_only_the_named_outputs(tmp_path):
+    model = _probabilities_and_scores()
+    result = export_for_serving(
+        model, str(tmp_path / "m"), uint8_outputs={"probs": (0, 1)}
+    )
+    outputs = result.signatures["serving_default"].outputs
+    assert (outputs["probs"].dtype, outputs["hidden"].dtype) == ("uint8", "float32")
+    features = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+    served = tf.saved_model.load(result.path).signatures["serving_default"]
+    got = served(features=tf.constant(features))
+    probabilities, hidden = (keras.ops.convert_to_numpy(v) for v in model(features))
+    steps = np.abs(got["probs"].numpy().astype(int) - np.round(probabilities * 255))
+    assert steps.max() <= 1
+    np.testing.assert_allclose(got["hidden"].numpy(), hidden, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "uint8_outputs, match",
+    [
+        ({"images": (0, 1)}, r"outputs \['images'\] that the model does not have"),
+        ((0, 1, 2), r"\(low, high\) pair"),
+        ({"probs": ("0", 1)}, r"\(low, high\) pair"),
+        ((1, 1), "low < high"),
+        ((0, float("nan")), r"\(low, high\) pair"),
+    ],
+)
+def test_uint8_outputs_need_known_outputs_and_a_range(uint8_outputs, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        export_for_serving(
+            _probabilities_and_scores(),
+            str(tmp_path / "m"),
+            uint8_outputs=uint8_outputs,
+        )
+    assert not (tmp_path / "m").exists()  # refused before anything was written
+
+
+def test_uint8_outputs_need_float_outputs(tmp_path):
+    inputs = keras.Input((3,), name="features")
+    model = keras.Model(inputs, keras.ops.argmax(inputs, axis=-1))
+    with pytest.raises(ValueError, match="maps float outputs"):
+        export_for_serving(model, str(tmp_path / "m"), uint8_outputs=(0, 1))

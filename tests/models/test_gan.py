@@ -6,7 +6,6 @@ generation and .keras files are backend-free.
 """
 
 import json
-import os
 
 import keras
 import numpy as np
@@ -73,6 +72,10 @@ def test_bad_arguments_raise_at_construction():
         (lambda: GAN(g, d, LATENT, d_steps=0), "d_steps=0"),
         (lambda: GAN(g, d, LATENT, label_smoothing=1.0), "label_smoothing=1.0"),
         (lambda: GAN(g, d, LATENT, instance_noise=-0.1), "instance_noise=-0.1"),
+        (
+            lambda: GAN(g, d, LATENT, discriminator_batches="both"),
+            "discriminator_batches='both'",
+        ),
         (lambda: GAN("generator", d, LATENT), "`generator` must be a built"),
         (lambda: GAN(cg, cd, LATENT), r"inputs latents\. Received a generator with 2"),
         (lambda: ConditionalGAN(g, d, LATENT, 3), r"\[latents, labels\]"),
@@ -98,9 +101,16 @@ def test_bad_arguments_raise_at_construction():
 
 def test_configs_round_trip():
     gan = run_serialization_test(
-        _gan(noise="uniform", d_steps=2, label_smoothing=0.1, instance_noise=0.05)
+        _gan(
+            noise="uniform",
+            d_steps=2,
+            label_smoothing=0.1,
+            instance_noise=0.05,
+            discriminator_batches="joint",
+        )
     )
     assert (gan.noise, gan.d_steps, gan.label_smoothing) == ("uniform", 2, 0.1)
+    assert gan.discriminator_batches == "joint" and gan.joint_discriminator_batch
     cgan = run_serialization_test(
         ConditionalGAN(*_pair(num_classes=3), LATENT, 3, seed=1)
     )
@@ -215,12 +225,43 @@ def test_generator_step_raises_the_discriminators_score_on_its_images():
     assert score() < before
 
 
+def test_discriminator_batches_auto_joins_only_sample_independent_networks():
+    assert not _gan().joint_discriminator_batch  # batch norm: two calls
+    assert _gan(d_norm=None).joint_discriminator_batch
+    assert _gan(d_norm="layer").joint_discriminator_batch  # per sample
+    assert not _gan(
+        d_norm=None, discriminator_batches="separate"
+    ).joint_discriminator_batch
+    assert _gan(discriminator_batches="joint").joint_discriminator_batch
+    g, d = _pair(d_norm=None)
+    d.get_layer("logits").activity_regularizer = keras.regularizers.L2(0.1)
+    assert not GAN(g, d, LATENT).joint_discriminator_batch  # divided by the batch
+
+
+@pytest.mark.requires_tensorflow(reason=TF_STEP)
+def test_joint_and_separate_discriminator_batches_agree():
+    real = _images(8)
+    latents = np.random.default_rng(1).normal(size=(8, LATENT)).astype("float32")
+    runs = {}
+    for batches in ("joint", "separate"):
+        keras.utils.set_random_seed(0)
+        gan = _gan(d_norm="layer", label_smoothing=0.1, discriminator_batches=batches)
+        gan.compile(d_optimizer=keras.optimizers.SGD(0.5))
+        result = gan.discriminator_step(real, latents=latents)
+        runs[batches] = (result, _numpy(gan.discriminator.trainable_variables))
+    (joint, joint_weights), (separate, separate_weights) = runs.values()
+    for key in ("d_loss", "real_logits", "fake_logits"):
+        np.testing.assert_allclose(joint[key], separate[key], rtol=1e-5, atol=1e-6)
+    for a, b in zip(joint_weights, separate_weights, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.slow
 @pytest.mark.requires_tensorflow(reason=TF_STEP)
 def test_fit_reports_trackers_and_resumes_from_a_keras_file(tmp_path):
     gan = _gan(d_steps=2, label_smoothing=0.1, instance_noise=0.1)
-    gan.compile()
-    history = gan.fit(_images(16), batch_size=8, shuffle=False, verbose=0)
+    gan.compile()  # one trace: the compiled step with every option
+    history = gan.fit(_images(8), batch_size=8, shuffle=False, verbose=0)
     assert sorted(history.history) == [
         "d_loss",
         "fake_accuracy",
@@ -231,16 +272,16 @@ def test_fit_reports_trackers_and_resumes_from_a_keras_file(tmp_path):
         assert len(values) == 1 and np.isfinite(values[0]), key
         if key.endswith("accuracy"):
             assert 0.0 <= values[0] <= 1.0, key
-    assert int(gan.g_optimizer.iterations) == 2  # 2 batches
-    assert int(gan.d_optimizer.iterations) == 4  # 2 discriminator steps each
+    assert int(gan.g_optimizer.iterations) == 1  # 1 batch
+    assert int(gan.d_optimizer.iterations) == 2  # 2 discriminator steps
 
     path = str(tmp_path / "gan.keras")
     gan.save(path)
     loaded = keras.saving.load_model(path)
-    assert int(loaded.d_optimizer.iterations) == 4
+    assert int(loaded.d_optimizer.iterations) == 2
     loaded.run_eagerly = True  # the compiled and the eager step agree too
     for model in (gan, loaded):
-        model.fit(_images(16), batch_size=8, shuffle=False, verbose=0)
+        model.fit(_images(8, seed=1), batch_size=8, shuffle=False, verbose=0)
     # Same weights, optimizer moments and latent stream: the same next epoch.
     for a, b in zip(_numpy(gan.variables), _numpy(loaded.variables), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
@@ -328,7 +369,7 @@ def _latent_free_generator():
     return keras.Model(latents, keras.layers.Reshape((16, 16, 1), name="images")(x))
 
 
-def _distributed_run(strategy):
+def _distributed_run(strategy, run_eagerly=False):
     keras.utils.set_random_seed(3)
     with strategy.scope():
         gan = GAN(
@@ -338,11 +379,14 @@ def _distributed_run(strategy):
             label_smoothing=0.1,
             seed=0,
         )
+        # SGD: an update proportional to the gradient (Adam's first steps
+        # hide a wrongly scaled gradient).
         gan.compile(
-            d_optimizer=keras.optimizers.Adam(1e-3),
-            g_optimizer=keras.optimizers.Adam(1e-3),
+            d_optimizer=keras.optimizers.SGD(0.1),
+            g_optimizer=keras.optimizers.SGD(0.1),
+            run_eagerly=run_eagerly,
         )
-    history = gan.fit(_images(16), batch_size=8, epochs=2, shuffle=False, verbose=0)
+    history = gan.fit(_images(16), batch_size=8, epochs=1, shuffle=False, verbose=0)
     return history.history, _numpy(gan.variables)
 
 
@@ -351,7 +395,8 @@ def _distributed_run(strategy):
 def test_mirrored_strategy_gives_the_losses_of_one_device(mirrored_strategy):
     import tensorflow as tf
 
-    one_history, one_weights = _distributed_run(tf.distribute.get_strategy())
+    # One device eagerly (no trace to pay for), two replicas compiled.
+    one_history, one_weights = _distributed_run(tf.distribute.get_strategy(), True)
     two_history, two_weights = _distributed_run(mirrored_strategy)
     assert mirrored_strategy.num_replicas_in_sync == 2
     for key in one_history:
@@ -450,12 +495,30 @@ def test_zero_critic_gradients_give_no_nan():
     assert gradient is not None and np.all(np.isfinite(gradient.numpy()))
 
 
+@pytest.mark.requires_tensorflow(reason=TF_STEP)
+def test_zero_gp_weight_computes_no_penalty(monkeypatch):
+    from keras_apps.losses import wasserstein_critic_loss
+
+    wgan = WGANGP(*_pair(d_norm=None), LATENT, gp_weight=0.0, seed=0)
+    wgan.compile()
+
+    def not_called(*args, **kwargs):
+        raise AssertionError("the penalty was computed at gp_weight=0")
+
+    monkeypatch.setattr(wgan, "gradient_penalty", not_called)
+    result = wgan.discriminator_step(_images(4))
+    assert float(result["gradient_penalty"]) == 0.0
+    expected = wasserstein_critic_loss(result["real_logits"], result["fake_logits"])
+    assert float(result["d_loss"]) == pytest.approx(float(expected), rel=1e-6)
+
+
 @pytest.mark.slow
 @pytest.mark.requires_tensorflow(reason=TF_STEP)
 def test_wgan_gp_fits_with_n_critic_steps_and_resumes(tmp_path):
     wgan = WGANGP(*_pair(d_norm="layer"), LATENT, n_critic=2, seed=0)
-    wgan.compile()
-    history = wgan.fit(_images(8), batch_size=4, epochs=1, shuffle=False, verbose=0)
+    # Eager: the compiled WGAN-GP step runs in WGANGP's docstring example.
+    wgan.compile(run_eagerly=True)
+    history = wgan.fit(_images(4), batch_size=4, epochs=1, shuffle=False, verbose=0)
     assert sorted(history.history) == [
         "d_loss",
         "g_loss",
@@ -463,46 +526,66 @@ def test_wgan_gp_fits_with_n_critic_steps_and_resumes(tmp_path):
         "wasserstein_estimate",
     ]
     assert all(np.isfinite(v[0]) for v in history.history.values())
-    assert int(wgan.d_optimizer.iterations) == 4
-    assert int(wgan.g_optimizer.iterations) == 2
+    assert int(wgan.d_optimizer.iterations) == 2  # n_critic per batch
+    assert int(wgan.g_optimizer.iterations) == 1
     path = str(tmp_path / "wgan.keras")
     wgan.save(path)  # with both optimizers (keras-io#729)
     loaded = keras.saving.load_model(path)
-    assert int(loaded.d_optimizer.iterations) == 4
+    assert int(loaded.d_optimizer.iterations) == 2
     loaded.run_eagerly = True
     for model in (wgan, loaded):
-        model.fit(_images(8), batch_size=4, epochs=1, shuffle=False, verbose=0)
+        model.fit(_images(4, 1), batch_size=4, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(_numpy(wgan.variables), _numpy(loaded.variables), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 # ----------------------------------------------------------------- serving
+def _assert_pixels(served, floats, low, high):
+    """uint8 ``served`` equals ``floats`` mapped from [low, high] onto 0..255."""
+    assert served.dtype == np.uint8
+    expected = np.round(np.clip((floats - low) * 255 / (high - low), 0, 255))
+    steps = np.abs(served.astype("int64") - expected)
+    assert steps.max() <= 1  # a value on a rounding boundary may go either way
+    assert np.mean(steps) < 0.01
+    assert served.max() > served.min()  # not a constant image
+
+
 @pytest.mark.requires_tensorflow(reason="export_for_serving writes a SavedModel")
-def test_the_generator_alone_is_served(tmp_path):
+def test_the_generator_alone_is_served_as_uint8_images(tmp_path):
     import tensorflow as tf
 
     from keras_apps.export import export_for_serving
 
+    # A tanh generator: latents in, images in [-1, 1] mapped onto 0..255.
     gan = _gan()
-    latents = keras.ops.convert_to_numpy(gan.sample_latents(3, seed=0))
-    result = export_for_serving(gan.generator, tmp_path / "gan", warmup_inputs=latents)
+    latents = keras.ops.convert_to_numpy(gan.sample_latents(4, seed=0))
+    result = export_for_serving(
+        gan.generator, tmp_path / "gan", warmup_inputs=latents, uint8_outputs=(-1, 1)
+    )
     signature = result.signatures["serving_default"]
     assert sorted(signature.inputs) == ["latents"]
-    assert sorted(signature.outputs) == ["images"]
+    assert signature.outputs["images"].dtype == "uint8"
+    assert result.validation["serving_default"] <= 1
     served = tf.saved_model.load(result.path).signatures["serving_default"]
-    np.testing.assert_allclose(
-        served(latents=tf.constant(latents))["images"].numpy(),
-        gan.generate(3, seed=0),
-        atol=1e-5,
-    )
+    images = served(latents=tf.constant(latents))["images"].numpy()
+    assert images.shape == (4, 16, 16, 1)
+    _assert_pixels(images, gan.generate(4, seed=0), -1.0, 1.0)
 
-    cgan = ConditionalGAN(*_pair(num_classes=3), LATENT, 3)
-    labels = np.array([0, 2, 1], "int32")
-    result = export_for_serving(
-        cgan.generator, tmp_path / "cgan", warmup_inputs=[latents, labels]
+    # A conditional sigmoid generator: labels and latents in, [0, 1] mapped.
+    generator = dcgan_generator(
+        LATENT, 16, 1, base_filters=4, num_classes=3, output_activation="sigmoid"
     )
-    assert sorted(result.signatures["serving_default"].inputs) == ["labels", "latents"]
+    cgan = ConditionalGAN(generator, _pair(num_classes=3)[1], LATENT, 3)
+    labels = np.array([0, 2, 1, 1], "int32")
+    result = export_for_serving(
+        cgan.generator,
+        tmp_path / "cgan",
+        uint8_outputs={"images": (0, 1)},
+        validate=False,  # reloaded and compared right here
+    )
+    signature = result.signatures["serving_default"]
+    assert sorted(signature.inputs) == ["labels", "latents"]
+    assert signature.outputs["images"].dtype == "uint8"
     served = tf.saved_model.load(result.path).signatures["serving_default"]
-    images = served(latents=tf.constant(latents), labels=tf.constant(labels))["images"]
-    np.testing.assert_allclose(images.numpy(), cgan.generate(labels, seed=0), atol=1e-5)
-    assert os.path.isdir(result.path)
+    images = served(latents=tf.constant(latents), labels=tf.constant(labels))
+    _assert_pixels(images["images"].numpy(), cgan.generate(labels, seed=0), 0.0, 1.0)
