@@ -31,7 +31,7 @@ top image (a ReLU unit that is 0 on grey has no gradient) and turns it
 into the unit's pattern repeated: diagonal bars, a hook, stripes; the
 class images show a ring for 0 and a vertical bar for 1. The inversion
 from conv1 is the digit (relative content loss ~5e-7), from conv3 the
-digit with noisy background and softer strokes (~2e-5). Grad-CAM on conv3
+digit with noisy background and softer strokes (2e-5 to 7e-5). Grad-CAM on conv3
 puts the evidence for a 3 on its lower bend.
 
 ``--model PATH`` runs the same on your own ``.keras`` image classifier:
