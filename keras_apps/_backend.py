@@ -8,6 +8,8 @@ on JAX or PyTorch gets one clear error instead of a TensorFlow traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
 import keras
 
 
@@ -25,3 +27,35 @@ def require_tensorflow(what: str, because: str) -> None:
             f"{what} {because} and needs the TensorFlow backend. Received: "
             f"backend={backend!r}. Set KERAS_BACKEND=tensorflow."
         )
+
+
+def num_replicas() -> int:
+    """Replicas of the current `tf.distribute` strategy (1 off TensorFlow)."""
+    if keras.backend.backend() != "tensorflow":
+        return 1
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is not None:
+        return int(context.num_replicas_in_sync)
+    return int(tf.distribute.get_strategy().num_replicas_in_sync)
+
+
+def per_replica_seed(seed: Any) -> Any:
+    """``seed`` folded with the replica id when several replicas draw.
+
+    Under a `tf.distribute` strategy every replica runs the same step with
+    the same (mirrored) seed state, so without this each replica would draw
+    the same noise for its part of the batch. On one device, and on backends
+    that draw for the global batch at once (JAX ``DataParallel``), the seed
+    is returned as it is.
+    """
+    if num_replicas() == 1:
+        return seed
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    replica = 0 if context is None else context.replica_id_in_sync_group
+    return tf.random.experimental.stateless_fold_in(
+        tf.cast(seed, "int64"), tf.cast(replica, "int64")
+    )

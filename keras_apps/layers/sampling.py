@@ -6,6 +6,7 @@ from typing import Any
 
 import keras
 
+from keras_apps import _backend
 from keras_apps.api_export import keras_apps_export
 from keras_apps.types import Shape, Tensor
 
@@ -72,9 +73,19 @@ class Sampling(keras.layers.Layer):
         # Static shapes are checked at every call, not only at build time, so
         # that a z_log_var which would silently broadcast is refused.
         _check_shapes([tuple(z_mean.shape), tuple(z_log_var.shape)])
-        epsilon = keras.random.normal(
-            keras.ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator
-        )
+        if _backend.num_replicas() > 1:
+            # Each replica of a tf.distribute strategy draws its own noise
+            # (the same seed state would give every replica the same noise).
+            import tensorflow as tf
+
+            seed = _backend.per_replica_seed(self.seed_generator.next())
+            epsilon = tf.random.stateless_normal(
+                tf.shape(z_mean), seed=seed, dtype=z_mean.dtype
+            )
+        else:
+            epsilon = keras.random.normal(
+                keras.ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator
+            )
         return z_mean + keras.ops.exp(0.5 * z_log_var) * epsilon
 
     def compute_output_shape(self, input_shape: Any) -> Shape:

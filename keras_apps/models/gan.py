@@ -482,11 +482,7 @@ class GAN(keras.Model):
 
         seed = tf.convert_to_tensor(self.latent_seed_state)
         self.latent_seed_state.assign(seed + tf.constant([0, 1], "int64"))
-        if self._num_replicas() == 1:
-            return seed
-        context = tf.distribute.get_replica_context()
-        replica = 0 if context is None else context.replica_id_in_sync_group
-        return tf.random.experimental.stateless_fold_in(seed, replica)
+        return _backend.per_replica_seed(seed)
 
     def _per_replica(self, loss: Any) -> Any:
         """``loss`` scaled so that summed replica gradients are those of the
@@ -495,12 +491,7 @@ class GAN(keras.Model):
         return loss if replicas == 1 else loss / replicas
 
     def _num_replicas(self) -> int:
-        import tensorflow as tf
-
-        context = tf.distribute.get_replica_context()
-        if context is not None:
-            return int(context.num_replicas_in_sync)
-        return int(tf.distribute.get_strategy().num_replicas_in_sync)
+        return _backend.num_replicas()
 
     def _train_latents(self, batch_size: Any) -> Any:
         import tensorflow as tf

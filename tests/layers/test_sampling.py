@@ -181,3 +181,26 @@ def test_savedmodel_export_without_noise(tmp_path):
     testing.run_export_test(
         model, testing.random_inputs((4, 5)), directory=str(tmp_path)
     )
+
+
+@pytest.mark.requires_tensorflow(reason="tf.distribute.MirroredStrategy")
+def test_each_replica_draws_its_own_noise(mirrored_strategy):
+    import tensorflow as tf
+
+    with mirrored_strategy.scope():
+        layer = Sampling(seed=3)
+    zeros = tf.zeros((256, 4))
+
+    @tf.function
+    def draw():
+        return mirrored_strategy.run(lambda: layer([zeros, zeros]))
+
+    per_replica = mirrored_strategy.experimental_local_results(draw())
+    first, second = (np.asarray(v) for v in per_replica)
+    # Standard normal noise on each replica, and not the same noise.
+    for noise in (first, second):
+        assert abs(noise.mean()) < 0.1 and abs(noise.std() - 1.0) < 0.1
+    assert np.corrcoef(first.ravel(), second.ravel())[0, 1] < 0.1
+    # The next step draws new noise on each replica.
+    again = np.asarray(mirrored_strategy.experimental_local_results(draw())[0])
+    assert not np.allclose(again, first)
