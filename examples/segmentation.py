@@ -9,19 +9,36 @@ What it shows:
    and scored with the streaming `keras_apps.metrics.IoU` and
    `keras_apps.metrics.Dice` on held-out images (mean over the three shape
    classes, and per class);
-3. prediction overlays written as PNGs.
+3. prediction overlays written as PNGs;
+4. denoising on scikit-learn's digits: a depth-2 U-Net against the
+   `keras_apps.models.conv_autoencoder` (one dense 32-number bottleneck) of
+   the same weight budget, trained on the same Gaussian-noised digits for the
+   same epochs; PSNR of the noisy inputs and of each model's output on
+   held-out digits, printed, written as JSON and shown as a figure.
 
 Run it with ``python examples/segmentation.py`` or ``--quick`` (a smoke
-test: the score is not meaningful). Figures go to
+test: the scores are not meaningful). Files go to
 ``examples/output/segmentation/``.
 
-Measured (full mode, seed 0, 48x48 images, 1,500 training and 200 held-out
-images, a depth-3 U-Net of 8 base filters, 121,908 weights, 20 epochs): 1,374 s
-of training on 2 CPU cores shared with other jobs (load average about 12);
-held-out IoU per class: background 0.987, circle 0.729, square 0.629,
-triangle 0.686; mean IoU of the three shapes 0.681, mean Dice 0.810. The
-training IoU was still rising (0.86 at the last epoch), so this run does NOT
-reach the 0.9 target yet: more epochs or images are the next thing to try.
+What held the U-Net back before (held-out IoU 0.68 while the training IoU was
+0.86): it over-fitted a fixed set of 1,500 images. Now every batch of a
+2,000-image pool is flipped and turned (the class of a shape survives all
+eight), the learning rate follows a cosine decay, and the training and
+held-out IoU stay within 0.05 of each other. The backgrounds are the same
+as before, bit for bit, but made about a hundred times faster.
+
+Measured (full mode, seed 0, 48x48 images, a depth-3 U-Net of 8 base
+filters, 121,908 weights, 15 epochs of 125 batches of 16), on 2 CPU cores
+shared with other jobs (load average about 14, so the times are several
+times what an idle machine needs): 3,068 s of training, 3,395 s for the
+whole run. Held-out IoU per class: background 0.991, circle 0.821, square
+0.752, triangle 0.745; mean IoU of the three shapes 0.772 (Dice 0.871). The
+held-out IoU rose to 0.776 by epoch 12 and stayed there as the learning rate
+decayed (training IoU 0.81), so this run still does NOT reach the 0.9
+target: the model under-fits now, and a wider U-Net or more steps, which
+this loaded machine could not afford, are the next thing to try.
+Denoising (noise std 0.3, 20 epochs on 5,388 noisy pairs): PSNR 12.96 dB
+noisy, 17.26 dB conv autoencoder (30,089 weights), 17.42 dB U-Net (29,321).
 """
 
 from __future__ import annotations
