@@ -36,31 +36,10 @@ from keras_apps.models import conv_autoencoder, dense_autoencoder  # noqa: E402
 from keras_apps.transfer import build_classifier  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "examples"))  # for _digits
+from _digits import load_digits_01, psnr  # noqa: E402
+
 OUTPUT_DIR = REPO_ROOT / "examples" / "output" / "autoencoders"
-
-
-def load_digits_01(seed: int = 0) -> tuple[np.ndarray, ...]:
-    """``(x_train, x_test, y_train, y_test)``: (n, 8, 8, 1) float32 in [0, 1]."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    images = (digits.images / 16.0).astype("float32")[..., None]
-    return tuple(
-        train_test_split(
-            images,
-            digits.target,
-            test_size=0.25,
-            random_state=seed,
-            stratify=digits.target,
-        )
-    )
-
-
-def psnr(clean: np.ndarray, other: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB for images in [0, 1]."""
-    mse = float(np.mean((np.asarray(clean) - np.asarray(other)) ** 2))
-    return 10.0 * np.log10(1.0 / mse)
 
 
 def compare_with_pca(

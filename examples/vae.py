@@ -31,26 +31,11 @@ from keras_apps.callbacks import KLAnnealing  # noqa: E402
 from keras_apps.models import VAE  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT / "examples"))  # for _digits
+from _digits import load_digits_01  # noqa: E402
+
 OUTPUT_DIR = REPO_ROOT / "examples" / "output" / "vae"
 LATENT_DIM = 2
-
-
-def load_digits_01(seed: int = 0) -> tuple[np.ndarray, ...]:
-    """Digits as (n, 8, 8, 1) float32 in [0, 1]; a stratified 75/25 split."""
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-
-    digits = load_digits()
-    images = (digits.images / 16.0).astype("float32")[..., None]
-    return tuple(
-        train_test_split(
-            images,
-            digits.target,
-            test_size=0.25,
-            random_state=seed,
-            stratify=digits.target,
-        )
-    )
 
 
 def build_vae(latent_dim: int = LATENT_DIM, units: int = 256, seed: int = 0) -> VAE:
