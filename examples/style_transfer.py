@@ -28,7 +28,7 @@ On pictures shipped with scikit-image (``astronaut`` as content,
   identity and learns a change to its input, which keeps the content
   structure within the few hundred CPU steps this script can afford
   (Johnson et al.'s network, ``residual_output=False``, first has to learn
-  to reproduce its input, thousands of steps). After 200 steps (163 s of
+  to reproduce its input, thousands of steps). After 200 steps (130-160 s of
   ``fit`` on 2 loaded cores) the content is fully kept but the style is
   not: the network has only learned to brighten dark, flat regions (the
   helmet, the black background, the left edge) into saturated white,
