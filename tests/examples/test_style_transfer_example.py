@@ -32,10 +32,10 @@ def test_style_transfer_example_quick(tmp_path):
     assert last < first
     # The shallow inversion must recover the picture. The deep one (random
     # VGG filters, a strong image prior) needs the full run's steps to lower
-    # its feature error (0.106 -> 0.051 there); the quick run only has to
-    # report finite numbers for it.
+    # its relative feature error; the quick run only has to report finite
+    # numbers for it.
     first, last = numbers["inversion_block2_conv2"]
     assert last < first
-    first, last = numbers["inversion_block4_conv2"]
-    assert 0 < last < 1 and 0 < first < 1
+    first, last = numbers["inversion_block3_conv1"]
+    assert 0 < last < 100 and 0 < first < 100
     assert numbers["fast_style_net_loss"] > 0

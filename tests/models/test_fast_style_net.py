@@ -79,12 +79,41 @@ def test_dtype_policy_reaches_the_layers():
     )
 
 
+@pytest.mark.parametrize("size", [(16, 16), (18, 23)])
+def test_residual_output_starts_as_the_identity(size):
+    net = FastStyleNet(residual_output=True, **SMALL)
+    images = _images(2, *size)
+    images[0, 0, 0] = (0.0, 255.0, 128.0)
+    out = keras.ops.convert_to_numpy(net(images))
+    assert out.shape == images.shape
+    # atanh(x / 127.5 - 1) is clipped 1% short of +-1: 0 and 255 come back
+    # as 1.275 and 253.7, every other level exactly.
+    np.testing.assert_allclose(out, np.clip(images, 1.275, 253.725), atol=1e-2)
+
+
+def test_residual_output_adds_the_change_in_tanh_logit_space(tmp_path):
+    net = FastStyleNet(residual_output=True, **SMALL)
+    kernel, bias = net.get_layer("to_rgb").weights
+    bias.assign(np.array([0.5, -0.5, 0.0], "float32"))
+    images = _images(1, 12, 12, seed=3)
+    scaled = np.clip(images / 127.5 - 1.0, -0.99, 0.99)
+    expected = 127.5 * (1.0 + np.tanh(np.arctanh(scaled) + [0.5, -0.5, 0.0]))
+    out = keras.ops.convert_to_numpy(net(images))
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-3)
+    assert out.min() >= 0.0 and out.max() <= 255.0
+    revived = run_serialization_test(net)
+    assert revived.residual_output is True
+    assert revived.get_config()["residual_output"] is True
+    run_model_saving_test(net, images, atol=1e-3, directory=str(tmp_path))
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
         ({"filters": (4, 8)}, "filters"),
         ({"residual_blocks": 0}, "residual_blocks"),
         ({"upsampling": "bilinear"}, "upsampling"),
+        ({"residual_output": "yes"}, "residual_output"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):
