@@ -683,6 +683,15 @@ def _add_export(subparsers: argparse._SubParsersAction) -> None:
         help="load the SavedModels of HubBackbone layers in the file (runs their "
         "graphs); safe mode stays on for the rest, so Lambda bytecode is refused",
     )
+    parser.add_argument(
+        "--uint8-outputs",
+        nargs=2,
+        type=float,
+        default=None,
+        metavar=("LOW", "HIGH"),
+        help="serve the float outputs as uint8 pixels, [LOW, HIGH] mapped onto "
+        "0..255 (-1 1 for a tanh image generator, 0 1 for a sigmoid)",
+    )
     parser.set_defaults(handler=_run_export)
 
 
@@ -716,6 +725,9 @@ def _run_export(args: argparse.Namespace) -> int:
         warmup = None
         if args.warmup:
             warmup = sample_inputs(plan_inputs(model), batch_size=args.warmup)
+        uint8_outputs = None
+        if args.uint8_outputs is not None:
+            uint8_outputs = tuple(args.uint8_outputs)
         result = export_for_serving(
             model,
             args.base_path,
@@ -725,6 +737,7 @@ def _run_export(args: argparse.Namespace) -> int:
             validate=not args.no_validate,
             overwrite=args.overwrite,
             model_name=args.model_name,
+            uint8_outputs=uint8_outputs,
         )
     except (ValueError, TypeError, OSError) as error:
         print(f"keras-apps export: {error}", file=sys.stderr)

@@ -7,20 +7,31 @@ from PIL import Image
 
 from keras_apps.callbacks import SampleGrid, SampleQuality
 from keras_apps.metrics import build_sample_classifier
-from keras_apps.models import GAN, ConditionalGAN, dcgan_discriminator, dcgan_generator
+from keras_apps.models import (
+    GAN,
+    VAE,
+    ConditionalGAN,
+    dcgan_discriminator,
+    dcgan_generator,
+)
 from keras_apps.testing.test_case import run_serialization_test
 
 
-class StandInVAE(keras.Model):
-    """What SampleGrid needs of a VAE: sample(n, seed=None) -> images in [0, 1]."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = []
-
-    def sample(self, n, seed=None):
-        self.calls.append((n, seed))
-        return np.random.default_rng(seed).random((n, 8, 8, 1)).astype("float32")
+def _tiny_vae():
+    """A real `keras_apps.models.VAE` decoding 2-D codes to 8x8 sigmoid images."""
+    images = keras.Input((8, 8, 1))
+    flat = keras.layers.Flatten()(images)
+    encoder = keras.Model(
+        images, [keras.layers.Dense(2)(flat), keras.layers.Dense(2)(flat)]
+    )
+    decoder = keras.Sequential(
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(64, activation="sigmoid"),
+            keras.layers.Reshape((8, 8, 1)),
+        ]
+    )
+    return VAE(encoder, decoder, seed=0)
 
 
 def _png(path):
@@ -61,14 +72,21 @@ def test_grids_for_a_gan_a_conditional_gan_and_a_vae(tmp_path):
     path = grid.save(7, cgan)
     assert path.endswith("samples_epoch_007.png") and os.path.getsize(path) > 1000
 
-    vae = StandInVAE()
+    vae = _tiny_vae()
     grid = SampleGrid(
         tmp_path / "vae", num_samples=4, rows=2, seed=5, value_range=(0, 1)
     )
     grid.set_model(vae)
     grid.on_epoch_end(0)
     grid.on_epoch_end(1)
-    assert vae.calls == [(4, 5), (4, 5)]  # the same seed every epoch
+    assert len(grid.paths) == 2
+    images, rows, labels = grid.samples()
+    assert images.shape == (4, 8, 8, 1) and rows == 2 and labels is None
+    # The grid's seed: VAE.sample's own draw with that seed, every epoch.
+    expected = keras.ops.convert_to_numpy(vae.sample(4, seed=5))
+    np.testing.assert_array_equal(images, expected)
+    np.testing.assert_array_equal(grid.samples()[0], images)
+    assert not np.allclose(images, keras.ops.convert_to_numpy(vae.sample(4, seed=6)))
     np.testing.assert_array_equal(_png(grid.paths[0]).shape, _png(grid.paths[1]).shape)
 
 

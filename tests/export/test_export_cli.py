@@ -123,3 +123,30 @@ def test_export_command_trusts_saved_models_only_when_told(tmp_path, capsys):
     args = ["export", path, base, "--no-validate", "--trust-saved-models"]
     assert cli.main(args) == 0
     assert "exported version 1" in capsys.readouterr().out
+
+
+def test_export_command_serves_a_generator_as_uint8_images(tmp_path, capsys):
+    from keras_apps.models import dcgan_generator
+
+    keras.utils.set_random_seed(0)
+    generator = dcgan_generator(4, 16, 1, base_filters=4)  # tanh: [-1, 1]
+    path = str(tmp_path / "generator.keras")
+    generator.save(path)
+    base = str(tmp_path / "generator")
+    assert cli.main(["export", path, base, "--uint8-outputs", "-1", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "output images: uint8 [None, 16, 16, 1]" in out
+    latents = np.random.default_rng(1).normal(size=(8, 4)).astype("float32")
+    served = tf.saved_model.load(os.path.join(base, "1")).signatures["serving_default"]
+    assert served.structured_outputs["images"].dtype == tf.uint8
+    images = served(latents=tf.constant(latents))["images"].numpy()
+    assert images.dtype == np.uint8 and images.shape == (8, 16, 16, 1)
+    floats = np.asarray(generator(latents, training=False), "float64")
+    expected = np.round(np.clip((floats + 1.0) * 127.5, 0, 255))
+    steps = np.abs(images.astype("int64") - expected)
+    assert steps.max() <= 1 and steps.mean() < 0.01  # rounding boundaries only
+    assert images.max() > images.min()
+
+    assert cli.main(["export", path, base, "--uint8-outputs", "1", "-1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("keras-apps export: ") and "low < high" in err

@@ -288,6 +288,32 @@ def test_fit_reports_trackers_and_resumes_from_a_keras_file(tmp_path):
 
 
 @pytest.mark.requires_tensorflow(reason=TF_STEP)
+def test_accuracy_trackers_count_real_called_real_and_fake_called_fake():
+    real = np.array([[2.0], [-1.0], [0.5], [3.0]], "float32")
+    fake = np.array([[-2.0], [1.0], [-0.1], [0.2]], "float32")
+    for loss_fn, threshold in (
+        (None, 0.0),  # logits
+        (keras.losses.BinaryCrossentropy(), 0.5),  # probabilities
+    ):
+        gan = _gan(d_norm=None)
+        gan.compile(loss_fn=loss_fn)
+        gan._update_discriminator_trackers(
+            {"d_loss": 1.5, "real_logits": real, "fake_logits": fake}
+        )
+        gan._update_discriminator_trackers(
+            {"d_loss": 0.5, "real_logits": real[:2], "fake_logits": fake[:2]}
+        )
+        results = {m.name: float(m.result()) for m in gan.metrics}
+        seen_real = np.concatenate([real, real[:2]])
+        seen_fake = np.concatenate([fake, fake[:2]])
+        assert results["real_accuracy"] == pytest.approx(np.mean(seen_real > threshold))
+        assert results["fake_accuracy"] == pytest.approx(np.mean(seen_fake < threshold))
+        assert results["d_loss"] == pytest.approx(1.0)
+    # The two thresholds give different counts on these scores.
+    assert np.mean(real > 0.0) != np.mean(real > 0.5)
+
+
+@pytest.mark.requires_tensorflow(reason=TF_STEP)
 def test_instance_noise_has_the_requested_deviation():
     import tensorflow as tf
 
