@@ -15,9 +15,27 @@ What it shows:
    (one row per class for the conditional GAN), loss curves and quality
    curves.
 
-Run it with ``python examples/gan.py`` (a few CPU minutes; ``--quick`` for a
-smoke run). Figures go to ``examples/output/gan/``; the numbers to
-``examples/output/gan/results.json``.
+Run it with ``python examples/gan.py`` (13 minutes on two CPU cores shared
+with other work: 1 min for the classifier, 7.6 min for the DCGAN, 5 min for
+the conditional GAN; ``--quick`` is a one-minute smoke run). Figures go to
+``examples/output/gan/``; the numbers to ``examples/output/gan/results.json``.
+
+Measured (30 epochs, batch 32, 1437 training and 360 held-out digits; the
+sample classifier recognizes 0.972 of the held-out digits, and real training
+digits are at Fréchet distance 2.89 from the held-out ones):
+
+- DCGAN: Fréchet distance 988 (epoch 1) -> 18.8 (best, epoch 12) -> 29.5
+  (epoch 30); after epoch 12 the discriminator pulls ahead (its loss falls
+  from 1.16 to 0.82, the generator's rises from 1.00 to 1.49, and by epoch 30
+  it calls 0.97 of the generated digits fake) and the distance drifts back
+  up. The grids show noise at epoch 1, blurred blobs by epoch 5 and
+  digit-like shapes of mixed classes from about epoch 8 on.
+- conditional GAN: Fréchet distance 978 -> 15.1 (best, epoch 29) -> 15.8
+  (epoch 30); the classifier recognizes the requested class in 0.100 of the
+  samples at epoch 1 (chance) and 0.961 at epoch 30, rising from epoch 11 on.
+  Each grid row is its class from about epoch 20; the ten samples of a row
+  look much alike (little variety within a class) and keep a speckled
+  texture.
 """
 
 from __future__ import annotations
@@ -164,6 +182,7 @@ def plot_curves(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     paths = []
     figure, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 3.6))
@@ -174,6 +193,7 @@ def plot_curves(
         axis.plot(epochs, history["d_loss"], label="discriminator loss")
         axis.plot(epochs, history["g_loss"], label="generator loss")
         axis.set(title=f"{name}: losses per epoch", xlabel="epoch", ylabel="loss")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.legend()
     figure.tight_layout()
     paths.append(output_dir / "loss_curves.png")
@@ -187,7 +207,10 @@ def plot_curves(
         if "class_accuracy" in history:
             acc_axis.plot(epochs, history["class_accuracy"], marker=".", label=name)
     fd_axis.axhline(
-        reference["frechet_distance"], color="k", ls="--", label="real held-out"
+        reference["frechet_distance"],
+        color="k",
+        ls="--",
+        label="real: training vs held-out digits",
     )
     fd_axis.set(
         title="Fréchet distance to held-out digits (lower is better)",
@@ -207,6 +230,8 @@ def plot_curves(
         ylim=(0, 1.02),
     )
     acc_axis.legend()
+    for axis in (fd_axis, acc_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()
     paths.append(output_dir / "sample_quality.png")
     figure.savefig(paths[-1], dpi=90)

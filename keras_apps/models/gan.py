@@ -137,7 +137,9 @@ class GAN(keras.Model):
     (or ``labels`` and ``latents``) in, float ``images`` out in the
     generator's range (``[-1, 1]`` for the tanh builders); with
     ``uint8_outputs=(-1, 1)`` (``(0, 1)`` for a sigmoid output) the served
-    ``images`` are uint8 pixels.
+    ``images`` are uint8 pixels. From the command line, after
+    ``gan.generator.save("generator.keras")``: ``keras-apps export
+    generator.keras PATH --uint8-outputs -1 1``.
 
     History keys: ``d_loss``, ``g_loss``, ``real_accuracy`` (fraction of
     real images the discriminator calls real) and ``fake_accuracy``
