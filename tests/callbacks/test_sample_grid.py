@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from keras_apps.callbacks import SampleGrid, SampleQuality
-from keras_apps.metrics import build_sample_classifier
+from keras_apps.metrics import FrechetClassifierDistance, build_sample_classifier
 from keras_apps.models import (
     GAN,
     VAE,
@@ -128,6 +128,13 @@ def test_sample_quality_logs_distance_and_class_accuracy():
     assert logs["frechet_distance"] > 0 and 0 <= logs["class_accuracy"] <= 1
     assert callback.history == {2: logs}
     assert callback.measure() == logs  # fixed seed: the same samples
+    # The numbers are those of the metrics on real vs the requested samples.
+    generated = cgan.generate(labels, seed=0)
+    reference = FrechetClassifierDistance(classifier)
+    reference.update_state(real, generated)
+    assert logs["frechet_distance"] == pytest.approx(float(reference.result()))
+    predicted = np.argmax(keras.ops.convert_to_numpy(classifier(generated)), -1)
+    assert logs["class_accuracy"] == pytest.approx(np.mean(predicted == labels))
 
     with pytest.raises(ValueError, match="needs `real_labels`"):
         SampleQuality(classifier, real).measure(cgan)
