@@ -7,11 +7,14 @@ polling and fast load retries:
 - ``tiny``: hostile TensorProtos (huge claimed shapes, unknown dtypes, fuzz);
 - ``a`` and ``b``: bad version folder names and a vanished version;
 - ``c`` and ``d``: a version that fails to load, then loads on a retry (``c``)
-  or stays broken (``d``).
+  or stays broken (``d``);
+- ``e`` and ``f``: `PredictClient` over a hot swap that renames the input
+  (``e``) or lands in the middle of a `PredictClient.predict_batched` (``f``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 
@@ -31,6 +34,7 @@ from tensorflow_serving.apis import (
 )
 
 from keras_apps.export import write_model_config
+from keras_apps.serving.client import ModelNotFoundError, PredictClient
 from keras_apps.serving.server import LocalModelServer
 
 POLL_SECONDS = 0.2
@@ -46,7 +50,7 @@ def served(tmp_path_factory, linear_saved_model):
     root = tmp_path_factory.mktemp("faults")
     for scale in (1, 2):
         linear_saved_model(root / "source" / str(scale), scale)
-    names = ("tiny", "a", "b", "c", "d")
+    names = ("tiny", "a", "b", "c", "d", "e", "f")
     for name in names:
         shutil.copytree(root / "source" / "1", root / name / "1")
     config = root / "models.config"
@@ -291,3 +295,61 @@ def test_a_version_that_never_loads_ends_after_the_last_retry(served):
     _assert_serves(predict, "d", scale=1)
     time.sleep(1.5 * RETRY_INTERVAL_MICROS / 1e6)  # no fifth attempt
     assert last in _status(model_stub, "d")[2][1]
+
+
+# ------------------------------------------------ PredictClient over hot swaps
+
+
+def _publish(save, root, name: str, version: int, scale: float, **kwargs) -> None:
+    """Writes a version aside and renames it in, as the exporter does."""
+    staging = root / f"staging-{name}-{version}"
+    save(staging, scale, **kwargs)
+    os.rename(staging, root / name / str(version))
+
+
+def test_client_metadata_follows_a_hot_swap_that_renames_the_input(
+    served, linear_saved_model
+):
+    server, root, _, model_stub = served
+    x = np.arange(8, dtype="float32").reshape(2, 4)
+    with PredictClient(server.target, "e", timeout=20) as client:
+        np.testing.assert_allclose(client.predict(x)["y"], x @ np.ones((4, 2)))
+        assert set(client.metadata().inputs) == {"x"}
+        _publish(linear_saved_model, root, "e", 2, 2.0, input_name="features")
+        swapped = {2: State.AVAILABLE, 1: State.END}
+        _wait_for(lambda: _states(model_stub, "e") == swapped)
+        # The cached metadata names "x", which version 2 refuses: the client
+        # asks for fresh metadata and sends the array as "features".
+        np.testing.assert_allclose(client.predict(x)["y"], x @ (2 * np.ones((4, 2))))
+        assert set(client.metadata().inputs) == {"features"}
+        assert client.metadata().version == 2
+
+
+def test_predict_batched_over_a_hot_swap_is_answered_by_one_version(
+    served, linear_saved_model, monkeypatch
+):
+    server, root, _, model_stub = served
+    rows = np.arange(40, dtype="float32").reshape(10, 4)
+    answered: list[int | None] = []
+    with PredictClient(server.target, "f", timeout=20) as client:
+        send = client._send_versioned
+
+        def swap_after_the_first_piece(piece, output_filter, timeout, version):
+            outputs, by = send(piece, output_filter, timeout, version)
+            answered.append(by)
+            if len(answered) == 1:
+                _publish(linear_saved_model, root, "f", 2, 2.0)
+                _wait_for(
+                    lambda: (
+                        _states(model_stub, "f") == {2: State.AVAILABLE, 1: State.END}
+                    )
+                )
+            return outputs, by
+
+        monkeypatch.setattr(client, "_send_versioned", swap_after_the_first_piece)
+        with pytest.raises(ModelNotFoundError, match="version 1 .* no longer served"):
+            client.predict_batched(rows, batch_size=2, concurrency=2)
+        assert answered == [1]  # the server named the version; no piece of 2
+        monkeypatch.undo()
+        outputs = client.predict_batched(rows, batch_size=2, concurrency=2)
+    np.testing.assert_allclose(outputs["y"], rows @ (2 * np.ones((4, 2))))
