@@ -168,6 +168,61 @@ def test_a_full_disk_is_named_and_cleaned_up(base_path, monkeypatch, make_dense_
     assert _visible(base_path) == []
 
 
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A folder on a real, nearly full file system: ``size -> path``.
+
+    A tmpfs of that size is mounted by a child in its own user and mount
+    namespaces (``unshare -rm``, no root needed) and reached through the
+    child's ``/proc/PID/root``; it vanishes with the child.
+    """
+    children = []
+
+    def mount(size: str) -> str:
+        point = tmp_path / f"disk-{size}"
+        point.mkdir()
+        script = f'mount -t tmpfs -o size={size} tmpfs "{point}" && echo ready && cat'
+        child = subprocess.Popen(
+            ["unshare", "-rm", "sh", "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        children.append(child)
+        if child.stdout.readline().strip() != "ready":
+            pytest.skip(f"no unprivileged tmpfs here: {child.stderr.read()[-300:]}")
+        return f"/proc/{child.pid}/root{point}"
+
+    if shutil.which("unshare") is None:
+        pytest.skip("needs the unshare command")
+    yield mount
+    for child in children:
+        child.stdin.close()
+        child.wait(timeout=30)
+        child.stdout.close()
+        child.stderr.close()
+
+
+@pytest.mark.parametrize(
+    "size, full_at", [("8k", "variables.index"), ("24k", "saved_model.pb")]
+)
+def test_a_real_full_disk_is_named_and_cleaned_up(
+    tiny_disk, make_dense_model, size, full_at
+):
+    # TensorFlow's own errors: ResourceExhaustedError from its checkpoint
+    # (SaveV2/MergeV2Checkpoints) or from writing saved_model.pb.
+    base = os.path.join(tiny_disk(size), "model")
+    with pytest.raises(OSError) as info:
+        export_for_serving(make_dense_model(), base, validate=False)
+    assert info.value.errno == errno.ENOSPC
+    assert f"No space left on device at {base}" in str(info.value)
+    cause = info.value.__cause__
+    assert isinstance(cause, tf.errors.ResourceExhaustedError), cause
+    assert full_at in str(cause)
+    assert _visible(base) == []
+
+
 @pytest.mark.parametrize("kind", ["file", "last version"])
 def test_an_unusable_base_path_is_refused_before_writing(
     base_path, monkeypatch, make_dense_model, kind
