@@ -653,7 +653,7 @@ def test_bad_arguments_give_clear_errors(tmp_path, batch, make_dense_model):
         export_for_serving(
             keras.Sequential([keras.layers.Dense(2)]), str(tmp_path / "m")
         )
-    for version in (0, -1, 1.5, True, "2"):
+    for version in (0, -1, 1.5, True, "2", 2**63):  # int64 ends at 2**63 - 1
         with pytest.raises(ValueError, match="positive integer"):
             export_for_serving(model, str(tmp_path / "m"), version=version)
     with pytest.raises(

@@ -287,8 +287,12 @@ def test_a_version_that_never_loads_ends_after_the_last_retry(served):
     _, root, predict, model_stub = served
     (root / "d" / "2").mkdir()
     (root / "d" / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    _wait_for(lambda: "attempt 1 of" in _status(model_stub, "d").get(2, (0, ""))[1])
+    first = time.monotonic()
     last = f"attempt {RETRIES + 1} of {RETRIES + 1}"
     _wait_for(lambda: last in _status(model_stub, "d").get(2, (0, ""))[1])
+    # The retries wait load_retry_interval_micros apart: no busy loop.
+    assert time.monotonic() - first > (RETRIES - 0.5) * RETRY_INTERVAL_MICROS / 1e6
     status = _status(model_stub, "d")
     assert status[2][0] == State.END
     assert status[1] == (State.AVAILABLE, "")
