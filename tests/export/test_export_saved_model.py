@@ -61,6 +61,18 @@ def test_versions_count_up_and_explicit_versions_continue(
         )
 
 
+def test_folders_that_are_no_version_are_not_counted(base_path, make_dense_model):
+    # The rule the server follows too (keras_apps._layout.parse_version):
+    # ASCII digits within int64. Counting 99999999999999999999 wrote a version
+    # above int64, which no server can serve.
+    for name in ("1", "\u00b2", "\u0661\u0662", "99999999999999999999"):
+        os.makedirs(os.path.join(base_path, name))
+    assert list_versions(base_path) == [1]
+    result = export_for_serving(make_dense_model(), base_path, validate=False)
+    assert result.version == 2
+    assert list_versions(base_path) == [1, 2]
+
+
 def test_existing_version_is_refused_unless_overwrite(
     base_path, batch, make_dense_model
 ):
