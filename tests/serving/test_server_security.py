@@ -160,14 +160,29 @@ def test_plain_text_is_refused(tls_server):
     assert tls_server.running
 
 
-def test_reload_can_be_switched_off(model_base):
-    with LocalModelServer(model_base, "linear", allow_reload_config=False) as server:
-        with grpc.insecure_channel(server.target) as channel:
+def test_tls_without_client_certificates_and_reload_switched_off(
+    model_base, certificates
+):
+    # Client certificates are optional: with a certificate and key only, any
+    # client that trusts the server's certificate is answered, over TLS only.
+    with LocalModelServer(
+        model_base,
+        "linear",
+        ssl_certificate_file=certificates / "localhost.crt",
+        ssl_key_file=certificates / "localhost.key",
+        allow_reload_config=False,
+    ) as server:
+        with _channel(server.target, certificates, None) as channel:
+            np.testing.assert_allclose(_predict(channel), [[4.0, 4.0]])
             with pytest.raises(grpc.RpcError) as info:
                 _reload(channel, model_base)
             assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
             assert "allow-reload-config" in info.value.details()
             assert server.model_names == ["linear"]
+        with grpc.insecure_channel(server.target) as plain:
+            with pytest.raises(grpc.RpcError) as info:
+                _predict(plain)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_a_server_beyond_loopback_warns_once_and_refuses_reload(
