@@ -11,16 +11,23 @@ The URLs and JSON of TF Serving's REST API (its port 8501):
   an optional ``"context"``), answered with ``{"results": [...]}``;
 - errors as ``{"error": "..."}`` with the HTTP status of the gRPC code.
 
-HTTP is Werkzeug's (Pallets): `werkzeug.serving` parses it (threaded, one
-thread per connection; chunked request bodies; each answer closes its
-connection, as Werkzeug's server always does), `werkzeug.routing` matches
-the URLs and `werkzeug.wrappers` carries the request and the answer; the JSON
-is here. URLs under ``/v1/`` that are not TF Serving's, or that come with
-the wrong method, are answered as TF Serving answers them (400, "Malformed
-request: GET /v1/..."); other paths are 404. Bodies above the message limit
-are refused with 413. It speaks HTTPS with the same certificate, and
-requires the same client certificates, as the gRPC port when the server is
-given them.
+HTTP is Werkzeug's (Pallets) and the standard library's: `http.server`
+parses the request line and headers, `werkzeug.serving` runs the threaded
+server (one thread per connection) and builds the WSGI environ (chunked
+request bodies), `werkzeug.routing` matches the URLs and `werkzeug.wrappers`
+carries the request and the answer; the JSON is here. Connections are kept
+alive as TF Serving keeps them (HTTP/1.1), which Werkzeug's own request
+handler does not do, so the handler here writes each answer itself (see
+`_RequestHandler`). URLs are matched as TF Serving matches them, in full:
+``/v1/`` requests that are not TF Serving's, with the wrong method, a query
+string or a trailing "/", are answered as TF Serving answers them (400,
+"Malformed request: GET /v1/..."), ``GET /v1/models`` with "Missing model
+name in request."; other paths are 404. (TF Serving also matches the
+``/v1/models``, ``/versions/`` and ``/labels/`` parts of a URL whatever their
+case; this server only in lower case.) Bodies above the message limit are
+refused with 413. It speaks HTTPS with the same certificate, and requires
+the same client certificates, as the gRPC port when the server is given
+them.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -53,6 +61,7 @@ from werkzeug.exceptions import (
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
+from werkzeug.wsgi import LimitedStream
 
 from keras_apps._layout import DEFAULT_SIGNATURE_KEY
 from keras_apps.serving import codec
@@ -186,12 +195,18 @@ class _SegmentConverter(BaseConverter):
     regex = r"[^/:]+"
 
 
+class _VersionConverter(BaseConverter):
+    """A version in a URL: digits (TF Serving's ``\\d+``), checked later."""
+
+    regex = r"\d+"
+
+
 def _url_map() -> Map:
     """TF Serving's REST URLs; ``:predict`` etc. end the last path segment."""
     rules = []
     for target in (
         "",
-        "/versions/<int(signed=True):version>",
+        "/versions/<version:version>",
         "/labels/<segment:label>",
     ):
         base = "/v1/models/<segment:name>" + target
@@ -203,9 +218,20 @@ def _url_map() -> Map:
                 methods=["POST"],
                 endpoint="infer",
             ),
+            # TF Serving's status URL takes the name as optional, then refuses
+            # its absence ("Missing model name in request.").
+            Rule("/v1/models" + target, methods=["GET"], endpoint="unnamed"),
+            Rule(
+                "/v1/models" + target + "/metadata", methods=["GET"], endpoint="unnamed"
+            ),
         ]
-    # No redirects: "//" is not a TF Serving URL.
-    return Map(rules, converters={"segment": _SegmentConverter}, merge_slashes=False)
+    # Exact URLs only, as TF Serving matches them: no redirects ("//", a
+    # trailing "/"), no query string (checked before matching).
+    return Map(
+        rules,
+        converters={"segment": _SegmentConverter, "version": _VersionConverter},
+        merge_slashes=False,
+    )
 
 
 class RestApi:
@@ -259,10 +285,14 @@ class RestApi:
             return 500, {"error": f"{type(error).__name__}: {error}"}
 
     def _route(self, request: Request) -> Any:
+        # TF Serving matches the URL's path and query, as sent, in full.
+        sent = request.environ.get("RAW_URI") or request.full_path.rstrip("?")
         adapter = self._urls.bind_to_environ(request.environ)
         try:
-            # A trailing "/" is let through, as this server always has.
-            endpoint, arguments = adapter.match(request.path.rstrip("/") or "/")
+            # Werkzeug's GET rules take HEAD too; TF Serving's do not.
+            if request.query_string or request.method == "HEAD":
+                raise NotFound()
+            endpoint, arguments = adapter.match(request.path)
         except (NotFound, MethodNotAllowed) as error:
             if not request.path.lower().startswith("/v1/"):
                 raise NotFound(
@@ -271,12 +301,17 @@ class RestApi:
                     ":classify|:regress])"
                 ) from error
             # TF Serving answers every other /v1/ request so, wrong method too.
-            raise _invalid(
-                f"Malformed request: {request.method} {request.full_path.rstrip('?')}"
-            ) from error
+            raise _invalid(f"Malformed request: {request.method} {sent}") from error
+        if endpoint == "unnamed":
+            raise _invalid("Missing model name in request.")
         spec = model_pb2.ModelSpec(name=arguments["name"])
         if "version" in arguments:
-            spec.version.value = arguments["version"]
+            version = int(arguments["version"])
+            if version >= 1 << 63:  # not an int64
+                raise _invalid(
+                    f"Failed to convert version: {arguments['version']} to numeric."
+                )
+            spec.version.value = version
         elif "label" in arguments:
             spec.version_label = arguments["label"]
         if endpoint == "status":
@@ -421,15 +456,145 @@ class RestApi:
         return {"results": [r.value for r in result.regressions]}
 
 
+class _Connections:
+    """The open connections of one `RestServer`, closed when it stops."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open: set[socket.socket] = set()
+        self.stopping = False
+
+    def close_all(self) -> None:
+        """Ends every connection's reading: idle ones close now, busy ones
+        after their answer (a shutdown of the socket, shared by all its
+        descriptors, so that a TLS socket keeps its session for that answer)."""
+        with self.lock:
+            self.stopping = True
+            connections = list(self.open)
+        for connection in connections:
+            try:
+                with socket.socket(fileno=os.dup(connection.fileno())) as duplicate:
+                    duplicate.shutdown(socket.SHUT_RD)
+            except OSError:  # closed meanwhile
+                pass
+
+
+# Request bodies left unread by an answer (a 413, a GET with a body) are read
+# and dropped up to this size so that the connection can serve the next
+# request; beyond it the connection is closed after the answer.
+_DRAIN_BYTES = 1 << 20
+
+
 class _RequestHandler(WSGIRequestHandler):
-    """Werkzeug's handler, logging to this package's logger at debug level."""
+    """Werkzeug's handler with HTTP/1.1 keep-alive, as TF Serving's REST port.
+
+    Werkzeug's own `WSGIRequestHandler.run_wsgi` ends every answer with
+    ``Connection: close`` (and then reads whatever the client sends next, to
+    drop the rest of a body). TF Serving keeps HTTP/1.1 connections open, and
+    clients (``requests.Session``, ``http.client``, browsers) send their next
+    request on the same socket. So ``run_wsgi`` here runs the application
+    itself: Werkzeug's `make_environ` builds the WSGI environ (chunked bodies
+    through its decoder), `http.server` parses the request line and headers
+    and writes the status and headers; the answer carries ``Content-Length``,
+    the unread rest of the request body is dropped, and the connection stays
+    open unless the client asked to close it (``Connection: close``,
+    HTTP/1.0), the body cannot be found to its end, or the server stops.
+    Each connection has its own thread: an idle or stalled one blocks no
+    other client; one idle for `timeout` seconds is closed.
+    """
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # status line, headers and body: no delay
+    connections: _Connections = _Connections()  # one per RestServer (subclass)
+
+    def setup(self) -> None:
+        super().setup()
+        with self.connections.lock:
+            self.connections.open.add(self.connection)
+
+    def finish(self) -> None:
+        with self.connections.lock:
+            self.connections.open.discard(self.connection)
+        super().finish()
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        environ = self.make_environ()
+        body: Any = environ["wsgi.input"]
+        if "wsgi.input_terminated" not in environ:  # not chunked
+            length = self.headers.get("Content-Length", "0").strip()
+            if not (length.isascii() and length.isdigit()):
+                self.send_error(400, f"Bad Content-Length: {length!r}")
+                return  # send_error closes the connection
+            body = LimitedStream(body, int(length))
+            environ["wsgi.input"] = body
+        answer: dict[str, Any] = {}
+
+        def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            answer["status"], answer["headers"] = status, headers
+            return answer.setdefault("chunks", []).append
+
+        try:
+            chunks = self.server.app(environ, start_response)
+            try:
+                data = b"".join(chunks)
+            finally:
+                getattr(chunks, "close", lambda: None)()
+            if not _drain(body):
+                self.close_connection = True
+            if self.connections.stopping:
+                self.close_connection = True
+            code, _, reason = answer["status"].partition(" ")
+            self.send_response(int(code), reason)
+            names = set()
+            for name, value in answer["headers"]:
+                self.send_header(name, value)
+                names.add(name.lower())
+            data = b"".join(answer.get("chunks", [])) + data
+            if "content-length" not in names:
+                self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            elif self.request_version == "HTTP/1.0":  # kept open when asked
+                self.send_header("Connection", "keep-alive")
+            self.end_headers()
+            self.wfile.write(data)
+        except (ConnectionError, TimeoutError) as error:
+            self.close_connection = True
+            self.connection_dropped(error, environ)
+        except Exception:  # RestApi answers its own errors; this is a bug here
+            logger.exception("REST answer failed")
+            self.close_connection = True
+            if "status" not in answer:
+                self.send_error(500)
 
     def log(self, type: str, message: str, *args: Any) -> None:
         logger.debug("REST %s " + message, self.address_string(), *args)
 
 
+def _drain(body: Any) -> bool:
+    """Reads what the answer left of a request body; False if too much."""
+    if isinstance(body, LimitedStream) and body.limit - body.tell() > _DRAIN_BYTES:
+        return False
+    dropped = 0
+    try:
+        while dropped <= _DRAIN_BYTES:
+            piece = body.read(1 << 16)
+            if not piece:
+                return True
+            dropped += len(piece)
+    except Exception:  # a broken chunk, a client gone: no next request here
+        return False
+    return False
+
+
 class RestServer:
-    """`RestApi` on its own port: Werkzeug's threaded server, HTTPS when told."""
+    """`RestApi` on its own port: Werkzeug's threaded server, HTTPS when told.
+
+    Connections are kept alive (HTTP/1.1) and closed after ``idle_timeout``
+    seconds without a byte, or when the server stops.
+    """
 
     def __init__(
         self,
@@ -437,8 +602,15 @@ class RestServer:
         host: str,
         port: int,
         ssl_context: ssl.SSLContext | None = None,
+        idle_timeout: float = 60.0,
     ) -> None:
         self._api = api
+        self._connections = _Connections()
+        handler = type(
+            "_RequestHandler",
+            (_RequestHandler,),
+            {"connections": self._connections, "timeout": idle_timeout},
+        )
         host = host.strip("[]")
         # Bound here and handed over as a descriptor, so that a taken port is
         # an OSError to the caller (Werkzeug's own bind exits the process).
@@ -452,7 +624,7 @@ class RestServer:
                 listener.getsockname()[1],
                 api,
                 threaded=True,
-                request_handler=_RequestHandler,
+                request_handler=handler,
                 fd=listener.fileno(),
             )
         if ssl_context is not None:
@@ -474,8 +646,10 @@ class RestServer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stops accepting; answers in progress finish in their threads."""
+        """Stops accepting and closes kept-alive connections; answers in
+        progress finish in their threads, then close theirs."""
         if self._thread.ident is not None:  # shutdown() waits for serve_forever
             self._server.shutdown()
             self._thread.join(timeout=5)
         self._server.server_close()
+        self._connections.close_all()

@@ -20,6 +20,7 @@ called directly, without gRPC.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import socket
@@ -495,6 +496,39 @@ def test_rest_b64_bytes_and_classify_regress(served):
     assert (status, answer) == (200, {"results": [[["yes", 0.25], ["no", 0.75]]]})
     status, answer = _rest(server, "/v1/models/half_plus_two:predict", {"x": 1})
     assert status == 400 and "instances" in answer["error"]
+
+
+def test_rest_keeps_the_connection_alive_and_refuses_as_tf_serving(served):
+    """``requests.Session`` and browsers reuse connections; TF Serving keeps
+    them open. Wrong methods are TF Serving's "Malformed request"."""
+    server, _ = served
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", server.rest_api_port, timeout=20
+    )
+    try:
+        answers, sockets = [], []
+        for method, path, body in [
+            ("GET", "/v1/models/half_plus_two/metadata", None),
+            ("POST", "/v1/models/half_plus_two:predict", {"instances": [2.0]}),
+            ("GET", "/v1/models/half_plus_two:predict", None),
+            ("GET", "/v1/models", None),
+        ]:
+            data = None if body is None else json.dumps(body)
+            connection.request(method, path, body=data)
+            reply = connection.getresponse()
+            answers.append((reply.status, json.loads(reply.read())))
+            sockets.append(connection.sock)
+            assert connection.sock is sockets[0], f"{method} {path}: a new socket"
+    finally:
+        connection.close()
+    assert sockets[0] is not None, "the server closed the connection"
+    assert answers[0][0] == 200 and "signature_def" in answers[0][1]["metadata"]
+    assert answers[1] == (200, {"predictions": [3.0]})
+    assert answers[2] == (
+        400,
+        {"error": "Malformed request: GET /v1/models/half_plus_two:predict"},
+    )
+    assert answers[3] == (400, {"error": "Missing model name in request."})
 
 
 # ---------------------------------------------------------------------- CLI
