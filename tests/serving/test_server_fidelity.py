@@ -45,6 +45,7 @@ from tensorflow_serving.apis import (
 
 from keras_apps import cli
 from keras_apps.export import write_model_config
+from keras_apps.serving import InvalidInputError, PredictClient
 from keras_apps.serving.server import LocalModelServer
 
 CONFIG_POLL_SECONDS = 0.5
@@ -120,6 +121,7 @@ def write_examples_module(path: Path) -> None:
                 "u8": tf.cast(x, tf.uint8),
                 "flag": x > 1.0,
                 "text": tf.strings.as_string(x, precision=1),
+                "text_bytes": tf.strings.as_string(x, precision=1),
                 "total": tf.reduce_sum(x),
             }
 
@@ -289,6 +291,19 @@ def test_input_names_and_dtypes_as_predict_util(served):
     assert error.details() == 'Serving signature key "missing" not found.'
 
 
+def test_predict_client_sends_what_tf_serving_accepts(served):
+    """PredictClient against the real server: shapes left to the graph, a
+    dtype that changes values refused (by the client, as TF Serving would),
+    sent with ``cast=True``, and the typed answer read."""
+    server, _ = served
+    with PredictClient(server.target, "half_plus_two", timeout=20) as client:
+        assert client.predict(np.array([2.0], "float32"))["y"].tolist() == [3.0]
+        with pytest.raises(InvalidInputError, match="float32 but float64"):
+            client.predict(np.array([[2.0]]))
+    with PredictClient(server.target, "half_plus_two", cast=True, timeout=20) as c:
+        np.testing.assert_array_equal(c.predict(np.array([[2.0]]))["y"], [[3.0]])
+
+
 # ------------------------------------------------ classify, regress, multi
 
 
@@ -454,6 +469,8 @@ def test_rest_predict_row_and_columnar(served):
     assert status == 200, answer
     outputs = answer["outputs"]
     assert outputs["text"] == ["2.0", "0.5"] and outputs["i64"] == [2, 0]
+    # TF Serving's rule: a string output whose name ends in "_bytes" is base64.
+    assert outputs["text_bytes"] == [{"b64": "Mi4w"}, {"b64": "MC41"}]
     assert outputs["flag"] == [True, False] and outputs["total"] == 2.5
     # The row format needs one batch size; the scalar "total" has none.
     status, answer = _rest(
@@ -488,6 +505,17 @@ def test_rest_b64_bytes_and_classify_regress(served):
         {"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}, {"x": 4.0}]},
     )
     assert (status, answer) == (200, {"results": [2.5, 4.0]})
+    # A "context" is merged into each example; an example's own feature wins.
+    status, answer = _rest(
+        server,
+        "/v1/models/half_plus_two:regress",
+        {
+            "signature_name": "regress_x2_to_y3",
+            "context": {"x2": 4.0},
+            "examples": [{"x": 1.0}, {"x": 1.0, "x2": 0.0}],
+        },
+    )
+    assert (status, answer) == (200, {"results": [5.0, 3.0]})
     status, answer = _rest(
         server,
         "/v1/models/examples:classify",
