@@ -468,15 +468,16 @@ class _Connections:
         """Ends every connection's reading: idle ones close now, busy ones
         after their answer (a shutdown of the socket, shared by all its
         descriptors, so that a TLS socket keeps its session for that answer)."""
+        # Under the lock: a connection leaves `open` before its socket is
+        # closed, so no descriptor here can have been reused by another.
         with self.lock:
             self.stopping = True
-            connections = list(self.open)
-        for connection in connections:
-            try:
-                with socket.socket(fileno=os.dup(connection.fileno())) as duplicate:
-                    duplicate.shutdown(socket.SHUT_RD)
-            except OSError:  # closed meanwhile
-                pass
+            for connection in self.open:
+                try:
+                    with socket.socket(fileno=os.dup(connection.fileno())) as copy:
+                        copy.shutdown(socket.SHUT_RD)
+                except OSError:  # already shut
+                    pass
 
 
 # Request bodies left unread by an answer (a 413, a GET with a body) are read

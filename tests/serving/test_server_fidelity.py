@@ -368,6 +368,47 @@ def test_multi_inference(served):
     assert "Duplicate evaluation of signature: regress_x_to_y" in error.details()
 
 
+def test_classify_and_regress_on_plain_tf_functions(tmp_path):
+    """`tf.saved_model.save` of module-less `tf.function`s: one signature
+    (saved as serving_default) and several."""
+    spec = tf.TensorSpec([None], tf.string, name="examples")
+    schema = {"x": tf.io.FixedLenFeature([1], tf.float32)}
+
+    @tf.function(input_signature=[spec])
+    def regress(examples):
+        return {"outputs": 3.0 * tf.io.parse_example(examples, schema)["x"]}
+
+    @tf.function(input_signature=[spec])
+    def classify(examples):
+        x = tf.io.parse_example(examples, schema)["x"]
+        return {"scores": tf.concat([x, 1.0 - x], axis=1)}
+
+    tf.saved_model.save(tf.Module(), str(tmp_path / "one" / "1"), signatures=regress)
+    tf.saved_model.save(
+        tf.Module(),
+        str(tmp_path / "several" / "1"),
+        signatures={"serving_default": regress, "classify": classify},
+    )
+    config = _write_config(tmp_path, ["one", "several"])
+    with LocalModelServer(model_config_file=config) as server:
+        results = {}
+        for name in ("one", "several"):
+            request = regression_pb2.RegressionRequest()
+            request.model_spec.name = name
+            request.input.example_list.examples.extend([_example(x=[0.5])])
+            results[name] = [
+                r.value for r in server.handlers.regress(request).result.regressions
+            ]
+        request = classification_pb2.ClassificationRequest()
+        request.model_spec.name = "several"
+        request.model_spec.signature_name = "classify"
+        request.input.example_list.examples.extend([_example(x=[0.25])])
+        (only,) = server.handlers.classify(request).result.classifications
+    assert results == {"one": [1.5], "several": [1.5]}
+    # No "classes" output: labels are left empty, as TF Serving leaves them.
+    assert [(c.label, c.score) for c in only.classes] == [("", 0.25), ("", 0.75)]
+
+
 def test_method_name_check_when_asked(models):
     with LocalModelServer(
         models / "examples", "examples", enable_signature_method_name_check=True
