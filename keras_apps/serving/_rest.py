@@ -11,6 +11,13 @@ The URLs and JSON of TF Serving's REST API (its port 8501):
   an optional ``"context"``), answered with ``{"results": [...]}``;
 - errors as ``{"error": "..."}`` with the HTTP status of the gRPC code.
 
+JSON is read as TF Serving reads it: values are checked against the input's
+dtype (1.5 for an int32 input or ``true`` for a float one is refused, never
+converted), row-format objects must name every input and no other, the
+columnar format takes the signature's inputs and ignores other keys, example
+features take their kind from their first value; the error texts are TF
+Serving's.
+
 HTTP is Werkzeug's (Pallets) and the standard library's: `http.server`
 parses the request line and headers, `werkzeug.serving` runs the threaded
 server (one thread per connection) and builds the WSGI environ (chunked
@@ -105,42 +112,131 @@ def _to_dict(message: Any) -> dict[str, Any]:
     )
 
 
+def _is_b64(value: Any) -> bool:
+    """TF Serving's base64 object: ``{"b64": "..."}``, one string key."""
+    return (
+        isinstance(value, dict)
+        and len(value) == 1
+        and isinstance(value.get("b64"), str)
+    )
+
+
 def _decode_strings(value: Any) -> Any:
+    """JSON strings and ``{"b64": ...}`` objects as bytes (TF Serving's texts)."""
     if isinstance(value, list):
         return [_decode_strings(item) for item in value]
     if isinstance(value, dict):
-        if set(value) != {"b64"}:
+        if not _is_b64(value):
             raise _invalid(
-                'A string value must be a JSON string or {"b64": "..."}; '
-                f"received an object with keys {sorted(value)}"
+                f"JSON Value: {_json_text(value)} not formatted correctly for "
+                "base64 data"
             )
         try:
             return base64.b64decode(value["b64"], validate=True)
-        except (ValueError, TypeError) as error:
-            raise _invalid(f"Unable to base64 decode: {error}") from error
+        except ValueError as error:
+            raise _invalid("Unable to base64 decode") from error
     if isinstance(value, str):
         return value.encode("utf-8")
-    raise _invalid(f"Expected a string value; received {json.dumps(value)}")
+    raise _invalid(
+        f"JSON Value: {_json_text(value)} Type: {_json_type(value)} is not of "
+        "expected type: string"
+    )
 
 
-def _array(value: Any, info: Any, alias: str) -> np.ndarray:
-    """A JSON value as an array of the signature input's dtype."""
+def _json_text(value: Any) -> str:
+    """A JSON value as TF Serving's messages print it (a pretty writer)."""
+    return (
+        json.dumps(value, indent=4)
+        if isinstance(value, (dict, list))
+        else (json.dumps(value))
+    )
+
+
+def _json_type(value: Any) -> str:
+    if value is None or isinstance(value, bool):
+        return str(value).replace("None", "Null")
+    for kind, name in ((dict, "Object"), (list, "Array"), (str, "String")):
+        if isinstance(value, kind):
+            return name
+    return "Number"
+
+
+# TensorFlow's DataTypeString names, which TF Serving's messages use.
+_TF_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "half"}
+# The largest integer each float type holds exactly (TF Serving's check).
+_EXACT_INTEGERS = {types_pb2.DT_FLOAT: 2**24 - 1, types_pb2.DT_DOUBLE: 2**53 - 1}
+
+
+def _leaf_error(value: Any, dtype: int) -> RpcError | None:
+    """TF Serving's check of one JSON value against an input dtype."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if dtype in _EXACT_INTEGERS:
+        if number:
+            exact = _EXACT_INTEGERS[dtype]
+            limit = float(np.finfo(codec.numpy_dtype(dtype)).max)
+            if (isinstance(value, int) and abs(value) > exact) or (
+                isinstance(value, float) and np.isfinite(value) and abs(value) > limit
+            ):
+                target = "float" if dtype == types_pb2.DT_FLOAT else "double"
+                return _invalid(
+                    f"Cannot convert JSON value: {_json_text(value)} to {target} "
+                    "without loss of precision."
+                )
+            return None
+    else:
+        numpy_dtype = codec.numpy_dtype(dtype)
+        if numpy_dtype.kind in "iu":
+            info = np.iinfo(numpy_dtype)
+            if number and isinstance(value, int) and info.min <= value <= info.max:
+                return None
+        elif numpy_dtype.kind == "b":
+            if isinstance(value, bool):
+                return None
+        elif number:  # half, bfloat16, complex: converted by NumPy
+            return None
+    name = tf.dtypes.as_dtype(dtype).name
+    return _invalid(
+        f"JSON Value: {_json_text(value)} Type: {_json_type(value)} is not of "
+        f"expected type: {_TF_TYPE_NAMES.get(name, name)}"
+    )
+
+
+def _first_error(value: Any, dtype: int) -> RpcError | None:
+    if isinstance(value, list):
+        for item in value:
+            error = _first_error(item, dtype)
+            if error is not None:
+                return error
+        return None
+    return _leaf_error(value, dtype)
+
+
+def _array(value: Any, info: Any) -> np.ndarray:
+    """A JSON value (checked by `_first_error`) as an array of the input's dtype."""
     if info.dtype == types_pb2.DT_STRING:
-        try:
-            return np.array(_decode_strings(value), dtype=object)
-        except ValueError as error:  # ragged lists
-            raise _invalid(f"Failed to process element: {alias}: {error}") from error
+        strings = _decode_strings(value)
+    else:
+        error = _first_error(value, info.dtype)
+        if error is not None:
+            raise error
+        strings = None
     try:
-        dtype = codec.numpy_dtype(info.dtype)
-        flat = np.ravel(np.array(value, dtype=object))
-        if any(isinstance(v, (str, dict, type(None))) for v in flat):
-            raise ValueError("expected numbers")
-        return np.asarray(value, dtype=dtype)
-    except (TypeError, ValueError) as error:
+        if strings is not None:
+            return np.array(strings, dtype=object)
+        return np.asarray(value, dtype=codec.numpy_dtype(info.dtype))
+    except ValueError as error:  # ragged lists
         raise _invalid(
-            f"Failed to process element: {alias} of 'instances'/'inputs' as "
-            f"{tf.dtypes.as_dtype(info.dtype).name}: {error}"
+            f"JSON Value: {_json_text(value)} is not a dense tensor: {error}"
         ) from error
+
+
+def _element_error(index: int, key: str | None, error: RpcError) -> RpcError:
+    """An error of one element of 'instances', wrapped as TF Serving wraps it."""
+    where = f"{index} key: {key}" if key is not None else f"{index}"
+    return _invalid(
+        f"Failed to process element: {where} of 'instances' list. Error: "
+        f"INVALID_ARGUMENT: {error.message}"
+    )
 
 
 def _json_value(array: np.ndarray, alias: str) -> Any:
@@ -163,28 +259,50 @@ def _json_value(array: np.ndarray, alias: str) -> Any:
     return array.tolist()
 
 
-def _feature(value: Any) -> tf.train.Feature:
-    values = value if isinstance(value, list) else [value]
-    if all(isinstance(v, bool) for v in values) or all(
-        isinstance(v, int) and not isinstance(v, bool) for v in values
-    ):
-        return tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
-        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
-    return tf.train.Feature(
-        bytes_list=tf.train.BytesList(value=[_decode_strings(v) for v in values])
-    )
+def _feature(name: str, value: Any) -> tf.train.Feature:
+    """One feature of a JSON example, typed as TF Serving types it: the first
+    value decides (integers and booleans int64, other numbers float, strings
+    and ``{"b64": ...}`` bytes) and the others must agree."""
+    kinds: dict[str, list[Any]] = {"int64": [], "float": [], "bytes": []}
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, bool):
+            kind, item = "int64", int(item)
+        elif isinstance(item, int):
+            if not -(2**63) <= item < 2**63:
+                raise _invalid(
+                    f"Feature: {name} has uint64 element. Only int64 is supported."
+                )
+            kind = "int64"
+        elif isinstance(item, float):
+            kind = "float"
+        elif isinstance(item, str) or _is_b64(item):
+            kind, item = "bytes", _decode_strings(item)
+        else:
+            raise _invalid(
+                f"Feature: {name} has element with unexpected JSON type: "
+                f"{_json_type(item)}"
+            )
+        if any(values for other, values in kinds.items() if other != kind):
+            expected = next(other for other, values in kinds.items() if values)
+            raise _invalid(
+                f"Unexpected element type in feature: {name} expecting type: {expected}"
+            )
+        kinds[kind].append(item)
+    if kinds["float"]:
+        return tf.train.Feature(float_list=tf.train.FloatList(value=kinds["float"]))
+    if kinds["bytes"]:
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=kinds["bytes"]))
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=kinds["int64"]))
 
 
 def _example(features: Any) -> bytes:
     if not isinstance(features, dict):
         raise _invalid(
-            "Each example must be a JSON object of feature names to values; "
-            f"received {json.dumps(features)[:100]}"
+            f"Example must be JSON object but got JSON {_json_type(features)}"
         )
     return tf.train.Example(
         features=tf.train.Features(
-            feature={key: _feature(value) for key, value in features.items()}
+            feature={key: _feature(key, value) for key, value in features.items()}
         )
     ).SerializeToString()
 
@@ -321,12 +439,19 @@ class RestApi:
         data = request.get_data()
         if len(data) > self.max_body_bytes:
             raise RequestEntityTooLarge()
+        if not data:
+            raise _invalid("JSON Parse error: The document is empty")
         try:
-            body = json.loads(data or b"{}")
+            body = json.loads(data)
         except ValueError as error:
             raise _invalid(f"JSON Parse error: {error}") from error
         if not isinstance(body, dict):
-            raise _invalid("JSON Value is not an object")
+            raise _invalid(f"JSON Value: {_json_text(body)} Is not object")
+        if not isinstance(body.get("signature_name", ""), str):
+            raise _invalid(
+                f"JSON Value: {_json_text(body)} not formatted correctly. "
+                "'signature_name' key must be a string value."
+            )
         if arguments["verb"] == "predict":
             return self._predict(spec, body)
         return self._examples(spec, body, arguments["verb"])
@@ -354,55 +479,44 @@ class RestApi:
     def _predict(self, spec: model_pb2.ModelSpec, request: dict[str, Any]) -> Any:
         if ("instances" in request) == ("inputs" in request):
             raise _invalid(
-                "Missing 'instances' or 'inputs' key"
+                "Missing 'inputs' or 'instances' key"
                 if "instances" not in request
-                else "Not both 'instances' and 'inputs' may be given"
+                else f"JSON Value: {_json_text(request)} Not formatted correctly "
+                "expecting only one of 'inputs' or 'instances' keys to exist "
             )
         model = self._registry.model(spec.name)
         loaded = model.resolve(spec)
         signature_name = request.get("signature_name") or DEFAULT_SIGNATURE_KEY
-        signature = loaded.signature(signature_name)
+        try:
+            signature = loaded.signature(signature_name)
+        except RpcError as error:  # TF Serving's REST text, not its gRPC one
+            raise _invalid(
+                f'Serving signature name: "{signature_name}" not found in signature def'
+            ) from error
         names = sorted(signature.inputs)
         row_format = "instances" in request
         if row_format:
-            instances = request["instances"]
-            if not isinstance(instances, list) or not instances:
-                raise _invalid("'instances' must be a non-empty JSON list")
-            named = all(isinstance(i, dict) for i in instances) and not (
-                len(names) == 1
-                and signature.inputs[names[0]].dtype == types_pb2.DT_STRING
-                and all(set(i) == {"b64"} for i in instances)
-            )
-            if named:
-                keys = set(instances[0])
-                if any(set(i) != keys for i in instances):
-                    raise _invalid(
-                        "Expected all instances to have the same input names"
-                    )
-                columns = {k: [i[k] for i in instances] for k in keys}
-            elif len(names) == 1:
-                columns = {names[0]: instances}
-            else:
-                raise _invalid(
-                    "The signature has several inputs "
-                    f"{{{','.join(names)}}}: each instance must be a JSON object "
-                    "with these names"
-                )
+            columns = self._instance_columns(request, signature, names)
         else:
             inputs = request["inputs"]
-            if isinstance(inputs, dict) and not (set(inputs) == {"b64"}):
-                columns = dict(inputs)
-            elif len(names) == 1:
+            if not isinstance(inputs, dict) or _is_b64(inputs):
+                if len(names) > 1:
+                    raise _invalid(
+                        "inputs is a plain value/list, but expecting an object as "
+                        "multiple input tensors required as per tensorinfo_map"
+                    )
                 columns = {names[0]: inputs}
             else:
-                raise _invalid(
-                    "The signature has several inputs "
-                    f"{{{','.join(names)}}}: 'inputs' must be a JSON object with "
-                    "these names"
-                )
+                # TF Serving takes the signature's inputs and ignores others.
+                for name in names:
+                    if name not in inputs:
+                        raise _invalid(
+                            f"Missing named input: {name} in 'inputs' object."
+                        )
+                columns = {name: inputs[name] for name in names}
         check_input_names(signature, columns)
         arrays = {
-            alias: _array(value, signature.inputs[alias], alias)
+            alias: _array(value, signature.inputs[alias])
             for alias, value in columns.items()
         }
         outputs = self._handlers.run_signature(loaded, signature_name, arrays)
@@ -429,6 +543,57 @@ class RestApi:
                 {a: columns_out[a][row] for a in columns_out} for row in range(count)
             ]
         }
+
+    def _instance_columns(
+        self, request: dict[str, Any], signature: Any, names: list[str]
+    ) -> dict[str, list[Any]]:
+        """The row format's instances as one column per input, checked as
+        TF Serving's FillTensorMapFromInstancesList checks them."""
+        instances = request["instances"]
+        if not isinstance(instances, list):
+            raise _invalid(
+                f"JSON Value: {_json_text(request)} Excepting 'instances' to be an "
+                "list/array"
+            )
+        if not instances:
+            raise _invalid(
+                f"JSON Value: {_json_text(request)} No values in 'instances' array"
+            )
+        named = isinstance(instances[0], dict) and not _is_b64(instances[0])
+        if not named and len(names) > 1:
+            raise _invalid(
+                "instances is a plain list, but expecting list of objects as "
+                "multiple input tensors required as per tensorinfo_map"
+            )
+        columns: dict[str, list[Any]] = {}
+        for index, instance in enumerate(instances):
+            is_object = isinstance(instance, dict) and not _is_b64(instance)
+            if is_object != named:
+                raise _invalid(
+                    f"Expecting object but got list at item {index} of input list"
+                    if named
+                    else f"Expecting value/list but got object at item {index} "
+                    "of input list"
+                )
+            items = instance.items() if named else [(names[0], instance)]
+            for key, value in items:
+                if key not in signature.inputs:
+                    unknown = _invalid(f"JSON object: does not have named input: {key}")
+                    raise _element_error(index, key, unknown)
+                dtype = signature.inputs[key].dtype
+                error = (
+                    None if dtype == types_pb2.DT_STRING else _first_error(value, dtype)
+                )
+                if error is not None:
+                    raise _element_error(index, key if named else None, error)
+                columns.setdefault(key, []).append(value)
+            if named and set(instance) != set(names):
+                raise _invalid(
+                    f"Failed to process element: {index} of 'instances' list. "
+                    f"JSON object: {_json_text(instance)} must only have keys: "
+                    + ",".join(names)
+                )
+        return columns
 
     def _examples(
         self, spec: model_pb2.ModelSpec, request: dict[str, Any], verb: str

@@ -18,8 +18,12 @@ import threading
 import time
 
 import grpc
+import numpy as np
 import pytest
-from tensorflow_serving.apis import get_model_status_pb2
+import tensorflow as tf
+from tensorflow.core.framework import types_pb2
+from tensorflow.core.protobuf import meta_graph_pb2
+from tensorflow_serving.apis import get_model_status_pb2, regression_pb2
 from werkzeug.test import Client
 
 from keras_apps.serving._rest import RestApi, RestServer
@@ -32,11 +36,36 @@ class _Version:
     version = 5
 
 
+def _signature(**inputs) -> meta_graph_pb2.SignatureDef:
+    signature = meta_graph_pb2.SignatureDef()
+    for alias, dtype in inputs.items():
+        signature.inputs[alias].dtype = dtype
+    return signature
+
+
+class _EchoVersion:
+    """Signatures of typed inputs; `_Handlers.run_signature` echoes them."""
+
+    version = 1
+    signatures = {
+        "ints": _signature(i=types_pb2.DT_INT32),
+        "floats": _signature(f=types_pb2.DT_FLOAT),
+        "two": _signature(a=types_pb2.DT_FLOAT, b=types_pb2.DT_INT64),
+    }
+
+    def signature(self, name):
+        if name not in self.signatures:
+            raise RpcError(grpc.StatusCode.FAILED_PRECONDITION, "unknown")
+        return self.signatures[name]
+
+
 class _Model:
     def __init__(self, name: str) -> None:
         self.name = name
 
     def resolve(self, spec):
+        if self.name == "echo":
+            return _EchoVersion()
         if spec.version_label == "stable":
             return _Version()
         raise RpcError(
@@ -65,6 +94,16 @@ class _Handlers:
     def get_model_metadata(self, request):
         self.specs.append(request.model_spec)
         raise RpcError(grpc.StatusCode.NOT_FOUND, "no metadata here")
+
+    def run_signature(self, loaded, signature_name, arrays):
+        return {alias: np.asarray(array) for alias, array in arrays.items()}
+
+    def example_result(self, loaded, signature_name, serialized, verb):
+        self.examples = [tf.train.Example.FromString(e) for e in serialized]
+        result = regression_pb2.RegressionResult()
+        for _ in serialized:
+            result.regressions.add(value=1.0)
+        return result
 
 
 @pytest.fixture()
@@ -154,11 +193,137 @@ def test_other_requests_are_answered_as_tf_serving_answers_them(api):
     assert "/healthz is not a TF Serving REST URL" in _json(response)["error"]
     for body, message in [
         (b"{not json", "JSON Parse error"),
-        (b"[1, 2]", "JSON Value is not an object"),
+        (b"[1, 2]", "JSON Value: [\n    1,\n    2\n] Is not object"),
+        (b"", "JSON Parse error: The document is empty"),
     ]:
         response = client.post("/v1/models/m:predict", data=body)
         assert response.status_code == 400
         assert message in _json(response)["error"]
+
+
+def _predict(client, signature, **body):
+    response = client.post(
+        "/v1/models/echo:predict",
+        data=json.dumps({"signature_name": signature, **body}),
+    )
+    return response.status_code, _json(response)
+
+
+def _refused(message: str) -> tuple[int, dict]:
+    return 400, {"error": message}
+
+
+def test_json_inputs_are_read_as_tf_serving_reads_them(api):
+    """TF Serving's json_tensor.cc: values checked against the input dtype
+    (no silent truncation of 1.5 to an int), row and columnar rules."""
+    client = Client(api)
+    ok = _predict(client, "ints", inputs=[1, 2])
+    assert ok == (200, {"outputs": [1, 2]})
+    assert _predict(client, "ints", inputs=[1.5]) == _refused(
+        "JSON Value: 1.5 Type: Number is not of expected type: int32"
+    )
+    assert _predict(client, "ints", inputs=[2**31]) == _refused(
+        "JSON Value: 2147483648 Type: Number is not of expected type: int32"
+    )
+    assert _predict(client, "ints", instances=[1, True]) == _refused(
+        "Failed to process element: 1 of 'instances' list. Error: "
+        "INVALID_ARGUMENT: JSON Value: true Type: True is not of expected type: "
+        "int32"
+    )
+    assert _predict(client, "floats", inputs=[1, 2.5]) == (200, {"outputs": [1.0, 2.5]})
+    assert _predict(client, "floats", inputs=[[1.0], ["a"]]) == _refused(
+        'JSON Value: "a" Type: String is not of expected type: float'
+    )
+    assert _predict(client, "floats", inputs=[2**24 + 1]) == _refused(
+        "Cannot convert JSON value: 16777217 to float without loss of precision."
+    )
+    rows = [{"a": 1.0, "b": 2}, {"a": 2.5, "b": 3}]
+    assert _predict(client, "two", instances=rows) == (200, {"predictions": rows})
+    # Columnar: the signature's inputs are taken, others ignored.
+    columns = {"a": [1.0], "b": [2], "extra": [3]}
+    assert _predict(client, "two", inputs=columns) == (
+        200,
+        {"outputs": {"a": [1.0], "b": [2]}},
+    )
+    for body, message in [
+        (
+            {"instances": [1.0]},
+            "instances is a plain list, but expecting list of objects as multiple "
+            "input tensors required as per tensorinfo_map",
+        ),
+        (
+            {"inputs": [1.0]},
+            "inputs is a plain value/list, but expecting an object as multiple "
+            "input tensors required as per tensorinfo_map",
+        ),
+        (
+            {"instances": [{"a": 1.0}]},
+            "Failed to process element: 0 of 'instances' list. JSON object: "
+            '{\n    "a": 1.0\n} must only have keys: a,b',
+        ),
+        (
+            {"instances": [{"a": 1.0, "b": 2, "z": 1}]},
+            "Failed to process element: 0 key: z of 'instances' list. Error: "
+            "INVALID_ARGUMENT: JSON object: does not have named input: z",
+        ),
+        (
+            {"instances": [rows[0], [1.0, 2]]},
+            "Expecting object but got list at item 1 of input list",
+        ),
+        ({"inputs": {"a": [1.0]}}, "Missing named input: b in 'inputs' object."),
+        ({}, "Missing 'inputs' or 'instances' key"),
+        ({"instances": []}, "No values in 'instances' array"),
+        ({"instances": 5}, "Excepting 'instances' to be an list/array"),
+        (
+            {"instances": rows, "inputs": columns},
+            "Not formatted correctly expecting only one of 'inputs' or 'instances' "
+            "keys to exist ",
+        ),
+    ]:
+        status, answer = _predict(client, "two", **body)
+        assert status == 400, body
+        assert answer["error"].endswith(message), (body, answer)
+    status, answer = _predict(client, 5, inputs=[1])
+    assert status == 400
+    assert answer["error"].endswith("'signature_name' key must be a string value.")
+    assert _predict(client, "nope", inputs=[1]) == _refused(
+        'Serving signature name: "nope" not found in signature def'
+    )
+
+
+def test_json_examples_are_typed_as_tf_serving_types_them(api):
+    client = Client(api)
+    example = {"i": 1, "f": 1.0, "s": "a", "b": {"b64": "AAE="}, "flag": True}
+    response = client.post(
+        "/v1/models/echo:regress",
+        data=json.dumps({"examples": [example], "context": {"c": [2, 3]}}),
+    )
+    assert (response.status_code, _json(response)) == (200, {"results": [1.0]})
+    (sent,) = api._handlers.examples
+    features = {k: v for k, v in sent.features.feature.items()}
+    assert features["i"].int64_list.value == [1]
+    assert features["flag"].int64_list.value == [1]
+    assert features["f"].float_list.value == [1.0]
+    assert features["s"].bytes_list.value == [b"a"]
+    assert features["b"].bytes_list.value == [b"\x00\x01"]
+    assert features["c"].int64_list.value == [2, 3]  # from the context
+    for examples, message in [
+        (
+            [{"x": [1, 2.5]}],
+            "Unexpected element type in feature: x expecting type: int64",
+        ),
+        (
+            [{"x": ["a", 1.0]}],
+            "Unexpected element type in feature: x expecting type: bytes",
+        ),
+        ([{"x": None}], "Feature: x has element with unexpected JSON type: Null"),
+        ([{"x": [[1.0]]}], "Feature: x has element with unexpected JSON type: Array"),
+        ([[1.0]], "Example must be JSON object but got JSON Array"),
+    ]:
+        response = client.post(
+            "/v1/models/echo:regress", data=json.dumps({"examples": examples})
+        )
+        assert (response.status_code, _json(response)) == (400, {"error": message})
 
 
 def test_body_size_limit(api):

@@ -525,8 +525,17 @@ def test_rest_predict_row_and_columnar(served):
     )
     assert status == 400
     assert answer["error"] == (
-        "input tensor alias not found in signature: z. Inputs expected to be in "
-        "the set {x}."
+        "Failed to process element: 0 key: z of 'instances' list. Error: "
+        "INVALID_ARGUMENT: JSON object: does not have named input: z"
+    )
+    status, answer = _rest(
+        server,
+        "/v1/models/half_plus_two:predict",
+        {"signature_name": "nope", "instances": [1.0]},
+    )
+    assert (status, answer) == (
+        400,
+        {"error": 'Serving signature name: "nope" not found in signature def'},
     )
 
 
