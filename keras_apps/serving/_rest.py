@@ -239,6 +239,39 @@ def _element_error(index: int, key: str | None, error: RpcError) -> RpcError:
     )
 
 
+def shortest_floats(array: np.ndarray) -> np.ndarray:
+    """float32 values as the float64s of their shortest decimals.
+
+    TF Serving writes a float32 answer as its shortest decimal (0.2), where
+    ``float(np.float32(0.2))`` is 0.20000000298023224. Each value is rounded
+    to 1, 2, ... 9 significant digits until the rounding maps back to it;
+    values beyond 1e±12 (whose powers of ten are no exact float64) go
+    through NumPy's shortest repr, which is slower.
+    """
+    x = np.asarray(array, np.float32).ravel()
+    v = x.astype(np.float64)
+    out = v.copy()
+    todo = np.flatnonzero(np.isfinite(v) & (v != 0))
+    exponent = np.floor(np.log10(np.abs(v[todo])))
+    far = np.abs(exponent) > 12
+    out[todo[far]] = x[todo[far]].astype(str).astype(np.float64)
+    todo, exponent = todo[~far], exponent[~far]
+    for digits in range(1, 10):
+        if not todo.size:
+            break
+        places = digits - 1 - exponent
+        scale = 10.0 ** np.abs(places)
+        rounded = np.where(
+            places >= 0,
+            np.round(v[todo] * scale) / scale,
+            np.round(v[todo] / scale) * scale,
+        )
+        hit = rounded.astype(np.float32) == x[todo]
+        out[todo[hit]] = rounded[hit]
+        todo, exponent = todo[~hit], exponent[~hit]
+    return out.reshape(np.shape(array))
+
+
 def _json_value(array: np.ndarray, alias: str) -> Any:
     if array.dtype == object or array.dtype.kind in "SU":
 
@@ -254,8 +287,8 @@ def _json_value(array: np.ndarray, alias: str) -> Any:
         return np.vectorize(text, otypes=[object])(array).tolist()
     if array.dtype.kind == "c":
         return np.stack([array.real, array.imag], axis=-1).tolist()
-    if array.dtype.kind == "f" and array.dtype.itemsize < 4 or array.dtype.kind == "V":
-        return array.astype(np.float32).tolist()
+    if array.dtype.kind == "f" and array.dtype.itemsize <= 4 or array.dtype.kind == "V":
+        return shortest_floats(array).tolist()
     return array.tolist()
 
 

@@ -26,7 +26,7 @@ from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow_serving.apis import get_model_status_pb2, regression_pb2
 from werkzeug.test import Client
 
-from keras_apps.serving._rest import RestApi, RestServer
+from keras_apps.serving._rest import RestApi, RestServer, shortest_floats
 from keras_apps.serving._status import RpcError
 
 LIMIT = 1000
@@ -231,6 +231,11 @@ def test_json_inputs_are_read_as_tf_serving_reads_them(api):
         "int32"
     )
     assert _predict(client, "floats", inputs=[1, 2.5]) == (200, {"outputs": [1.0, 2.5]})
+    # float32 answers in their shortest decimals, as TF Serving writes them.
+    assert _predict(client, "floats", inputs=[[0.1, 0.2], [1e-05, -3.0]]) == (
+        200,
+        {"outputs": [[0.1, 0.2], [1e-05, -3.0]]},
+    )
     assert _predict(client, "floats", inputs=[[1.0], ["a"]]) == _refused(
         'JSON Value: "a" Type: String is not of expected type: float'
     )
@@ -324,6 +329,21 @@ def test_json_examples_are_typed_as_tf_serving_types_them(api):
             "/v1/models/echo:regress", data=json.dumps({"examples": examples})
         )
         assert (response.status_code, _json(response)) == (400, {"error": message})
+
+
+def test_shortest_floats_are_numpys_shortest_float32_decimals():
+    rng = np.random.default_rng(0)
+    values = np.concatenate(
+        [
+            rng.standard_normal(20_000) * 10.0 ** rng.integers(-40, 39, 20_000),
+            rng.random(20_000),
+            [0.1, 0.2, 1e-5, 16777216, 3.4028235e38, 1e-45, 0.0, -0.0],
+            [np.inf, -np.inf, np.nan],
+        ]
+    ).astype(np.float32)
+    expected = values.astype(str).astype(np.float64)  # NumPy's shortest repr
+    np.testing.assert_array_equal(shortest_floats(values), expected)
+    assert shortest_floats(np.float32(0.2)).tolist() == 0.2
 
 
 def test_body_size_limit(api):
