@@ -10,6 +10,7 @@ test's CA gets an answer.
 
 from __future__ import annotations
 
+import http.client
 import json
 import shutil
 import socket
@@ -242,6 +243,21 @@ def test_rest_api_speaks_https_with_client_certificates(tls_server, certificates
     )
     with urllib.request.urlopen(url, data=body, context=context, timeout=20) as reply:
         assert json.loads(reply.read()) == {"predictions": [[4.0, 4.0]]}
+    # Kept alive over TLS too: a second request on the same socket.
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", tls_server.rest_api_port, context=context, timeout=20
+    )
+    try:
+        sockets = []
+        for _ in range(2):
+            connection.request("POST", "/v1/models/linear:predict", body=body)
+            assert json.loads(connection.getresponse().read()) == {
+                "predictions": [[4.0, 4.0]]
+            }
+            sockets.append(connection.sock)
+        assert sockets[0] is not None and sockets[1] is sockets[0]
+    finally:
+        connection.close()
     bare = ssl.create_default_context(cafile=str(certificates / "localhost.crt"))
     with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(url, data=body, context=bare, timeout=20).read()
