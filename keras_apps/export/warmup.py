@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from keras_apps._layout import WARMUP_DIR, WARMUP_FILE
+from keras_apps._layout import DEFAULT_SIGNATURE_KEY, WARMUP_DIR, WARMUP_FILE
 
 MAX_WARMUP_RECORDS = 1000  # TF Serving reads at most this many records
 
@@ -64,7 +64,7 @@ def write_warmup_requests(
     export_dir: str,
     requests: Sequence[Mapping[str, Any]],
     model_name: str,
-    signature_name: str = "serving_default",
+    signature_name: str = DEFAULT_SIGNATURE_KEY,
 ) -> str:
     """Writes ``requests`` as TF Serving warmup records of one export.
 

@@ -172,9 +172,10 @@ class LocalModelServer:
         rest_api_port: Port of TF Serving's REST API (``GET /v1/models/NAME``,
             ``POST /v1/models/NAME:predict``, ...) on the same host; ``None``
             (default) serves none, ``0`` picks a free one (read it from
-            `rest_api_port`). Served by Werkzeug's threaded server, in plain
-            HTTP, or HTTPS with the gRPC port's certificates (and client
-            certificates) when ``ssl_certificate_file`` is given.
+            `rest_api_port`). Served by Werkzeug's threaded server with
+            HTTP/1.1 keep-alive (as TF Serving), in plain HTTP, or HTTPS with
+            the gRPC port's certificates (and client certificates) when
+            ``ssl_certificate_file`` is given.
         allow_reload_config: Whether ``HandleReloadConfigRequest`` is served.
             It lets any client load any SavedModel the server can read, so
             ``None`` (default) serves it on loopback only; refused calls get

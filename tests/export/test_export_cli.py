@@ -42,6 +42,12 @@ def test_export_command(keras_file, tmp_path, capsys):
     assert cli.main(["export", path, base, "--version", "7", "--no-validate"]) == 0
     assert "exported version 7" in capsys.readouterr().out
     assert sorted(os.listdir(base)) == ["1", "7"]
+    args = ["export", path, base, "--version", "7", "--overwrite", "--no-validate"]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "replaced version 7 on disk: a server that already loaded" in out
+    assert "publish a new version number instead" in out
+    assert sorted(os.listdir(base)) == ["1", "7"]
 
 
 @pytest.mark.parametrize(

@@ -61,6 +61,18 @@ def test_versions_count_up_and_explicit_versions_continue(
         )
 
 
+def test_folders_that_are_no_version_are_not_counted(base_path, make_dense_model):
+    # The rule the server follows too (keras_apps._layout.parse_version):
+    # ASCII digits within int64. Counting 99999999999999999999 wrote a version
+    # above int64, which no server can serve.
+    for name in ("1", "\u00b2", "\u0661\u0662", "99999999999999999999"):
+        os.makedirs(os.path.join(base_path, name))
+    assert list_versions(base_path) == [1]
+    result = export_for_serving(make_dense_model(), base_path, validate=False)
+    assert result.version == 2
+    assert list_versions(base_path) == [1, 2]
+
+
 def test_existing_version_is_refused_unless_overwrite(
     base_path, batch, make_dense_model
 ):
@@ -166,6 +178,61 @@ def test_a_full_disk_is_named_and_cleaned_up(base_path, monkeypatch, make_dense_
     assert info.value.errno == errno.ENOSPC
     assert f"No space left on device at {base_path}" in str(info.value)
     assert _visible(base_path) == []
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A folder on a real, nearly full file system: ``size -> path``.
+
+    A tmpfs of that size is mounted by a child in its own user and mount
+    namespaces (``unshare -rm``, no root needed) and reached through the
+    child's ``/proc/PID/root``; it vanishes with the child.
+    """
+    children = []
+
+    def mount(size: str) -> str:
+        point = tmp_path / f"disk-{size}"
+        point.mkdir()
+        script = f'mount -t tmpfs -o size={size} tmpfs "{point}" && echo ready && cat'
+        child = subprocess.Popen(
+            ["unshare", "-rm", "sh", "-c", script],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        children.append(child)
+        if child.stdout.readline().strip() != "ready":
+            pytest.skip(f"no unprivileged tmpfs here: {child.stderr.read()[-300:]}")
+        return f"/proc/{child.pid}/root{point}"
+
+    if shutil.which("unshare") is None:
+        pytest.skip("needs the unshare command")
+    yield mount
+    for child in children:
+        child.stdin.close()
+        child.wait(timeout=30)
+        child.stdout.close()
+        child.stderr.close()
+
+
+@pytest.mark.parametrize(
+    "size, full_at", [("8k", "variables.index"), ("24k", "saved_model.pb")]
+)
+def test_a_real_full_disk_is_named_and_cleaned_up(
+    tiny_disk, make_dense_model, size, full_at
+):
+    # TensorFlow's own errors: ResourceExhaustedError from its checkpoint
+    # (SaveV2/MergeV2Checkpoints) or from writing saved_model.pb.
+    base = os.path.join(tiny_disk(size), "model")
+    with pytest.raises(OSError) as info:
+        export_for_serving(make_dense_model(), base, validate=False)
+    assert info.value.errno == errno.ENOSPC
+    assert f"No space left on device at {base}" in str(info.value)
+    cause = info.value.__cause__
+    assert isinstance(cause, tf.errors.ResourceExhaustedError), cause
+    assert full_at in str(cause)
+    assert _visible(base) == []
 
 
 @pytest.mark.parametrize("kind", ["file", "last version"])
@@ -598,7 +665,7 @@ def test_bad_arguments_give_clear_errors(tmp_path, batch, make_dense_model):
         export_for_serving(
             keras.Sequential([keras.layers.Dense(2)]), str(tmp_path / "m")
         )
-    for version in (0, -1, 1.5, True, "2"):
+    for version in (0, -1, 1.5, True, "2", 2**63):  # int64 ends at 2**63 - 1
         with pytest.raises(ValueError, match="positive integer"):
             export_for_serving(model, str(tmp_path / "m"), version=version)
     with pytest.raises(

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 
-def save_linear(path: Path, scale: float) -> None:
+def save_linear(path: Path, scale: float, input_name: str = "x") -> None:
     """Saves ``y = x @ (scale * ones(4, 2))`` (one variable) as a SavedModel.
 
-    Its ``serving_default`` signature takes ``x`` (float32, [-1, 4]) and gives
-    ``y``. Built from a `tf.Module`, it saves in a fraction of a Keras export.
+    Its ``serving_default`` signature takes ``input_name`` (float32, [-1, 4])
+    and gives ``y``. Built from a `tf.Module`, it saves in a fraction of a
+    Keras export.
     """
     import tensorflow as tf
 
@@ -20,7 +21,9 @@ def save_linear(path: Path, scale: float) -> None:
             super().__init__()
             self.w = tf.Variable(tf.ones((4, 2)) * scale)
 
-        @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, 4], tf.float32, name=input_name)]
+        )
         def serve(self, x):
             return {"y": tf.matmul(x, self.w)}
 

@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 from tensorflow.core.framework import tensor_pb2
 
 from keras_apps.serving import decode_tensor, encode_tensor, protos
-from keras_apps.serving.codec import data_type, numpy_dtype
+from keras_apps.serving.codec import data_type, encode_tensor_values, numpy_dtype
 
 NATIVE_DTYPES = [
     "bool",
@@ -339,3 +339,47 @@ def test_round_trip_property_strings(strings):
 def test_tensorflow_agrees_property(array):
     _assert_same(tf.make_ndarray(_official(encode_tensor(array))), array)
     _assert_same(decode_tensor(tf.make_tensor_proto(array)), array)
+
+
+# The field TensorFlow's Tensor::AsProtoField (what TF Serving answers with
+# by default) fills for each dtype, written out here rather than read from
+# the codec, so that a wrong entry there fails.
+TYPED_FIELDS = {
+    "bool": "bool_val",
+    "int8": "int_val",
+    "int16": "int_val",
+    "int32": "int_val",
+    "uint8": "int_val",
+    "uint16": "int_val",
+    "int64": "int64_val",
+    "uint32": "uint32_val",
+    "uint64": "uint64_val",
+    "float16": "half_val",
+    "bfloat16": "half_val",
+    "float32": "float_val",
+    "float64": "double_val",
+    "complex64": "scomplex_val",
+    "complex128": "dcomplex_val",
+}
+
+
+@pytest.mark.parametrize("name", sorted(TYPED_FIELDS))
+@pytest.mark.parametrize("shape", [(), (0,), (2, 3)], ids=["scalar", "empty", "2x3"])
+def test_typed_fields_are_those_tensorflow_fills(name, shape):
+    dtype = ml_dtypes.bfloat16 if name == "bfloat16" else np.dtype(name)
+    array = _sample(dtype, shape)
+    proto = encode_tensor_values(array)
+    (filled,) = [f.name for f, _ in proto.ListFields() if f.name.endswith("_val")] or [
+        None
+    ]
+    size = int(np.prod(shape))
+    assert filled == (TYPED_FIELDS[name] if size else None), proto
+    assert not proto.tensor_content
+    assert [d.size for d in proto.tensor_shape.dim] == list(shape)
+    if filled in ("half_val", "scomplex_val", "dcomplex_val"):
+        count = {"half_val": 1, "scomplex_val": 2, "dcomplex_val": 2}[filled]
+        assert len(getattr(proto, filled)) == count * size  # bit patterns, pairs
+    elif filled is not None:
+        assert len(getattr(proto, filled)) == size  # every value, no repeats cut
+    _assert_same(tf.make_ndarray(_official(proto)), array)
+    _assert_same(decode_tensor(proto), array)

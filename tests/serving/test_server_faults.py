@@ -7,11 +7,14 @@ polling and fast load retries:
 - ``tiny``: hostile TensorProtos (huge claimed shapes, unknown dtypes, fuzz);
 - ``a`` and ``b``: bad version folder names and a vanished version;
 - ``c`` and ``d``: a version that fails to load, then loads on a retry (``c``)
-  or stays broken (``d``).
+  or stays broken (``d``);
+- ``e`` and ``f``: `PredictClient` over a hot swap that renames the input
+  (``e``) or lands in the middle of a `PredictClient.predict_batched` (``f``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 
@@ -31,6 +34,7 @@ from tensorflow_serving.apis import (
 )
 
 from keras_apps.export import write_model_config
+from keras_apps.serving.client import ModelNotFoundError, PredictClient
 from keras_apps.serving.server import LocalModelServer
 
 POLL_SECONDS = 0.2
@@ -46,7 +50,7 @@ def served(tmp_path_factory, linear_saved_model):
     root = tmp_path_factory.mktemp("faults")
     for scale in (1, 2):
         linear_saved_model(root / "source" / str(scale), scale)
-    names = ("tiny", "a", "b", "c", "d")
+    names = ("tiny", "a", "b", "c", "d", "e", "f")
     for name in names:
         shutil.copytree(root / "source" / "1", root / name / "1")
     config = root / "models.config"
@@ -121,6 +125,28 @@ def _rss(server) -> int:
     return psutil.Process(server.pid).memory_info().rss
 
 
+def _reset_peak_rss(server) -> int:
+    """Resets the child's peak resident size (Linux), returns its current size."""
+    try:
+        with open(f"/proc/{server.pid}/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        pass  # no peak reset here: the peak then counts from the start
+    return _rss(server)
+
+
+def _peak_rss(server) -> int:
+    """The child's peak resident size (VmHWM), or its current size off Linux."""
+    try:
+        with open(f"/proc/{server.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return _rss(server)
+
+
 def _assert_serves(predict, name: str = "tiny", scale: float = 1.0) -> None:
     x = np.arange(8, dtype="float32").reshape(2, 4)
     response = predict.Predict(_request(name, tf.make_tensor_proto(x)), timeout=20)
@@ -145,16 +171,23 @@ def _assert_serves(predict, name: str = "tiny", scale: float = 1.0) -> None:
 )
 def test_header_is_checked_before_decoding(served, dtype, dims):
     server, _, predict, _ = served
-    before = _rss(server)
+    before = _reset_peak_rss(server)
     request = _request("tiny", _tensor(dtype, dims))
     assert request.ByteSize() < 60
     start = time.monotonic()
     with pytest.raises(grpc.RpcError) as info:
         predict.Predict(request, timeout=20)
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    # Refused on the header, not after decoding: decoding [1e8] first (zeros
+    # that touch no page, then the graph's shape check) gave the same code.
+    assert info.value.details().startswith("tensor parsing error: x ("), (
+        info.value.details()
+    )
     assert time.monotonic() - start < 5
     assert server.running
-    assert _rss(server) - before < 50 * 1024 * 1024
+    # The peak, not only what is left after the answer: [5e6, 4] decoded and
+    # run took 120 MB for a moment.
+    assert _peak_rss(server) - before < 50 * 1024 * 1024
     _assert_serves(predict)
 
 
@@ -209,7 +242,7 @@ def _tensor_protos(draw) -> tensor_pb2.TensorProto:
 
 def test_fuzzed_tensor_protos_get_a_status_and_the_server_stays_up(served):
     server, _, predict, _ = served
-    before = _rss(server)
+    before = _reset_peak_rss(server)
     codes: set[grpc.StatusCode] = set()
 
     @settings(
@@ -227,7 +260,7 @@ def test_fuzzed_tensor_protos_get_a_status_and_the_server_stays_up(served):
     check()
     assert grpc.StatusCode.INVALID_ARGUMENT in codes
     assert server.running
-    assert _rss(server) - before < 200 * 1024 * 1024
+    assert _peak_rss(server) - before < 200 * 1024 * 1024
     _assert_serves(predict)
 
 
@@ -283,11 +316,73 @@ def test_a_version_that_never_loads_ends_after_the_last_retry(served):
     _, root, predict, model_stub = served
     (root / "d" / "2").mkdir()
     (root / "d" / "2" / "saved_model.pb").write_bytes(b"not a SavedModel")
+    _wait_for(lambda: "attempt 1 of" in _status(model_stub, "d").get(2, (0, ""))[1])
+    first = time.monotonic()
     last = f"attempt {RETRIES + 1} of {RETRIES + 1}"
     _wait_for(lambda: last in _status(model_stub, "d").get(2, (0, ""))[1])
+    # The retries wait load_retry_interval_micros apart: no busy loop.
+    assert time.monotonic() - first > (RETRIES - 0.5) * RETRY_INTERVAL_MICROS / 1e6
     status = _status(model_stub, "d")
     assert status[2][0] == State.END
     assert status[1] == (State.AVAILABLE, "")
     _assert_serves(predict, "d", scale=1)
     time.sleep(1.5 * RETRY_INTERVAL_MICROS / 1e6)  # no fifth attempt
     assert last in _status(model_stub, "d")[2][1]
+
+
+# ------------------------------------------------ PredictClient over hot swaps
+
+
+def _publish(save, root, name: str, version: int, scale: float, **kwargs) -> None:
+    """Writes a version aside and renames it in, as the exporter does."""
+    staging = root / f"staging-{name}-{version}"
+    save(staging, scale, **kwargs)
+    os.rename(staging, root / name / str(version))
+
+
+def test_client_metadata_follows_a_hot_swap_that_renames_the_input(
+    served, linear_saved_model
+):
+    server, root, _, model_stub = served
+    x = np.arange(8, dtype="float32").reshape(2, 4)
+    with PredictClient(server.target, "e", timeout=20) as client:
+        np.testing.assert_allclose(client.predict(x)["y"], x @ np.ones((4, 2)))
+        assert set(client.metadata().inputs) == {"x"}
+        _publish(linear_saved_model, root, "e", 2, 2.0, input_name="features")
+        swapped = {2: State.AVAILABLE, 1: State.END}
+        _wait_for(lambda: _states(model_stub, "e") == swapped)
+        # The cached metadata names "x", which version 2 refuses: the client
+        # asks for fresh metadata and sends the array as "features".
+        np.testing.assert_allclose(client.predict(x)["y"], x @ (2 * np.ones((4, 2))))
+        assert set(client.metadata().inputs) == {"features"}
+        assert client.metadata().version == 2
+
+
+def test_predict_batched_over_a_hot_swap_is_answered_by_one_version(
+    served, linear_saved_model, monkeypatch
+):
+    server, root, _, model_stub = served
+    rows = np.arange(40, dtype="float32").reshape(10, 4)
+    answered: list[int | None] = []
+    with PredictClient(server.target, "f", timeout=20) as client:
+        send = client._send_versioned
+
+        def swap_after_the_first_piece(piece, output_filter, timeout, version):
+            outputs, by = send(piece, output_filter, timeout, version)
+            answered.append(by)
+            if len(answered) == 1:
+                _publish(linear_saved_model, root, "f", 2, 2.0)
+                _wait_for(
+                    lambda: (
+                        _states(model_stub, "f") == {2: State.AVAILABLE, 1: State.END}
+                    )
+                )
+            return outputs, by
+
+        monkeypatch.setattr(client, "_send_versioned", swap_after_the_first_piece)
+        with pytest.raises(ModelNotFoundError, match="version 1 .* no longer served"):
+            client.predict_batched(rows, batch_size=2, concurrency=2)
+        assert answered == [1]  # the server named the version; no piece of 2
+        monkeypatch.undo()
+        outputs = client.predict_batched(rows, batch_size=2, concurrency=2)
+    np.testing.assert_allclose(outputs["y"], rows @ (2 * np.ones((4, 2))))

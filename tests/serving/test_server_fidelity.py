@@ -20,6 +20,7 @@ called directly, without gRPC.
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import socket
@@ -44,6 +45,7 @@ from tensorflow_serving.apis import (
 
 from keras_apps import cli
 from keras_apps.export import write_model_config
+from keras_apps.serving import InvalidInputError, PredictClient
 from keras_apps.serving.server import LocalModelServer
 
 CONFIG_POLL_SECONDS = 0.5
@@ -119,6 +121,7 @@ def write_examples_module(path: Path) -> None:
                 "u8": tf.cast(x, tf.uint8),
                 "flag": x > 1.0,
                 "text": tf.strings.as_string(x, precision=1),
+                "text_bytes": tf.strings.as_string(x, precision=1),
                 "total": tf.reduce_sum(x),
             }
 
@@ -288,6 +291,19 @@ def test_input_names_and_dtypes_as_predict_util(served):
     assert error.details() == 'Serving signature key "missing" not found.'
 
 
+def test_predict_client_sends_what_tf_serving_accepts(served):
+    """PredictClient against the real server: shapes left to the graph, a
+    dtype that changes values refused (by the client, as TF Serving would),
+    sent with ``cast=True``, and the typed answer read."""
+    server, _ = served
+    with PredictClient(server.target, "half_plus_two", timeout=20) as client:
+        assert client.predict(np.array([2.0], "float32"))["y"].tolist() == [3.0]
+        with pytest.raises(InvalidInputError, match="float32 but float64"):
+            client.predict(np.array([[2.0]]))
+    with PredictClient(server.target, "half_plus_two", cast=True, timeout=20) as c:
+        np.testing.assert_array_equal(c.predict(np.array([[2.0]]))["y"], [[3.0]])
+
+
 # ------------------------------------------------ classify, regress, multi
 
 
@@ -350,6 +366,47 @@ def test_multi_inference(served):
     error = _error(stub.MultiInference, request)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "Duplicate evaluation of signature: regress_x_to_y" in error.details()
+
+
+def test_classify_and_regress_on_plain_tf_functions(tmp_path):
+    """`tf.saved_model.save` of module-less `tf.function`s: one signature
+    (saved as serving_default) and several."""
+    spec = tf.TensorSpec([None], tf.string, name="examples")
+    schema = {"x": tf.io.FixedLenFeature([1], tf.float32)}
+
+    @tf.function(input_signature=[spec])
+    def regress(examples):
+        return {"outputs": 3.0 * tf.io.parse_example(examples, schema)["x"]}
+
+    @tf.function(input_signature=[spec])
+    def classify(examples):
+        x = tf.io.parse_example(examples, schema)["x"]
+        return {"scores": tf.concat([x, 1.0 - x], axis=1)}
+
+    tf.saved_model.save(tf.Module(), str(tmp_path / "one" / "1"), signatures=regress)
+    tf.saved_model.save(
+        tf.Module(),
+        str(tmp_path / "several" / "1"),
+        signatures={"serving_default": regress, "classify": classify},
+    )
+    config = _write_config(tmp_path, ["one", "several"])
+    with LocalModelServer(model_config_file=config) as server:
+        results = {}
+        for name in ("one", "several"):
+            request = regression_pb2.RegressionRequest()
+            request.model_spec.name = name
+            request.input.example_list.examples.extend([_example(x=[0.5])])
+            results[name] = [
+                r.value for r in server.handlers.regress(request).result.regressions
+            ]
+        request = classification_pb2.ClassificationRequest()
+        request.model_spec.name = "several"
+        request.model_spec.signature_name = "classify"
+        request.input.example_list.examples.extend([_example(x=[0.25])])
+        (only,) = server.handlers.classify(request).result.classifications
+    assert results == {"one": [1.5], "several": [1.5]}
+    # No "classes" output: labels are left empty, as TF Serving leaves them.
+    assert [(c.label, c.score) for c in only.classes] == [("", 0.25), ("", 0.75)]
 
 
 def test_method_name_check_when_asked(models):
@@ -453,6 +510,8 @@ def test_rest_predict_row_and_columnar(served):
     assert status == 200, answer
     outputs = answer["outputs"]
     assert outputs["text"] == ["2.0", "0.5"] and outputs["i64"] == [2, 0]
+    # TF Serving's rule: a string output whose name ends in "_bytes" is base64.
+    assert outputs["text_bytes"] == [{"b64": "Mi4w"}, {"b64": "MC41"}]
     assert outputs["flag"] == [True, False] and outputs["total"] == 2.5
     # The row format needs one batch size; the scalar "total" has none.
     status, answer = _rest(
@@ -466,8 +525,17 @@ def test_rest_predict_row_and_columnar(served):
     )
     assert status == 400
     assert answer["error"] == (
-        "input tensor alias not found in signature: z. Inputs expected to be in "
-        "the set {x}."
+        "Failed to process element: 0 key: z of 'instances' list. Error: "
+        "INVALID_ARGUMENT: JSON object: does not have named input: z"
+    )
+    status, answer = _rest(
+        server,
+        "/v1/models/half_plus_two:predict",
+        {"signature_name": "nope", "instances": [1.0]},
+    )
+    assert (status, answer) == (
+        400,
+        {"error": 'Serving signature name: "nope" not found in signature def'},
     )
 
 
@@ -487,6 +555,17 @@ def test_rest_b64_bytes_and_classify_regress(served):
         {"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}, {"x": 4.0}]},
     )
     assert (status, answer) == (200, {"results": [2.5, 4.0]})
+    # A "context" is merged into each example; an example's own feature wins.
+    status, answer = _rest(
+        server,
+        "/v1/models/half_plus_two:regress",
+        {
+            "signature_name": "regress_x2_to_y3",
+            "context": {"x2": 4.0},
+            "examples": [{"x": 1.0}, {"x": 1.0, "x2": 0.0}],
+        },
+    )
+    assert (status, answer) == (200, {"results": [5.0, 3.0]})
     status, answer = _rest(
         server,
         "/v1/models/examples:classify",
@@ -495,6 +574,39 @@ def test_rest_b64_bytes_and_classify_regress(served):
     assert (status, answer) == (200, {"results": [[["yes", 0.25], ["no", 0.75]]]})
     status, answer = _rest(server, "/v1/models/half_plus_two:predict", {"x": 1})
     assert status == 400 and "instances" in answer["error"]
+
+
+def test_rest_keeps_the_connection_alive_and_refuses_as_tf_serving(served):
+    """``requests.Session`` and browsers reuse connections; TF Serving keeps
+    them open. Wrong methods are TF Serving's "Malformed request"."""
+    server, _ = served
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", server.rest_api_port, timeout=20
+    )
+    try:
+        answers, sockets = [], []
+        for method, path, body in [
+            ("GET", "/v1/models/half_plus_two/metadata", None),
+            ("POST", "/v1/models/half_plus_two:predict", {"instances": [2.0]}),
+            ("GET", "/v1/models/half_plus_two:predict", None),
+            ("GET", "/v1/models", None),
+        ]:
+            data = None if body is None else json.dumps(body)
+            connection.request(method, path, body=data)
+            reply = connection.getresponse()
+            answers.append((reply.status, json.loads(reply.read())))
+            sockets.append(connection.sock)
+            assert connection.sock is sockets[0], f"{method} {path}: a new socket"
+    finally:
+        connection.close()
+    assert sockets[0] is not None, "the server closed the connection"
+    assert answers[0][0] == 200 and "signature_def" in answers[0][1]["metadata"]
+    assert answers[1] == (200, {"predictions": [3.0]})
+    assert answers[2] == (
+        400,
+        {"error": "Malformed request: GET /v1/models/half_plus_two:predict"},
+    )
+    assert answers[3] == (400, {"error": "Missing model name in request."})
 
 
 # ---------------------------------------------------------------------- CLI

@@ -2,13 +2,16 @@
 
 Certificates are made in the test with the ``openssl`` command (self-signed,
 valid for a day). One ``keras-apps serve`` child (`LocalModelServer.spawn`)
-serves over TLS with client certificates required for the whole module.
+serves over TLS with client certificates required for the whole module. It
+binds every interface (``0.0.0.0``, the case its warning is for), so the tests
+reach it at ``127.0.0.1``; nobody without a client certificate signed by the
+test's CA gets an answer.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
-import logging
 import shutil
 import socket
 import ssl
@@ -82,6 +85,7 @@ def tls_server(certificates, model_base):
     server = LocalModelServer.spawn(
         model_base,
         "linear",
+        host="0.0.0.0",
         ssl_certificate_file=certificates / "localhost.crt",
         ssl_key_file=certificates / "localhost.key",
         ssl_client_ca_file=certificates / "client.crt",
@@ -91,6 +95,10 @@ def tls_server(certificates, model_base):
         yield server
     finally:
         server.stop()
+
+
+def _local(server) -> str:
+    return f"127.0.0.1:{server.port}"
 
 
 def _channel(target: str, certificates: Path, client: str | None) -> grpc.Channel:
@@ -124,7 +132,7 @@ def _reload(channel: grpc.Channel, base: Path) -> None:
 
 
 def test_tls_with_a_client_certificate_is_answered(tls_server, certificates):
-    with _channel(tls_server.target, certificates, "client") as channel:
+    with _channel(_local(tls_server), certificates, "client") as channel:
         np.testing.assert_allclose(_predict(channel), [[4.0, 4.0]])
         status = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(
             get_model_status_pb2.GetModelStatusRequest(
@@ -139,55 +147,67 @@ def test_tls_with_a_client_certificate_is_answered(tls_server, certificates):
 def test_tls_without_a_trusted_client_certificate_is_refused(
     tls_server, certificates, client
 ):
-    with _channel(tls_server.target, certificates, client) as channel:
+    with _channel(_local(tls_server), certificates, client) as channel:
         with pytest.raises(grpc.RpcError) as info:
             _predict(channel)
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
 def test_plain_text_is_refused(tls_server):
-    with grpc.insecure_channel(tls_server.target) as channel:
+    with grpc.insecure_channel(_local(tls_server)) as channel:
         with pytest.raises(grpc.RpcError) as info:
             _predict(channel)
     assert info.value.code() == grpc.StatusCode.UNAVAILABLE
     assert tls_server.running
 
 
-def test_reload_can_be_switched_off(model_base):
-    with LocalModelServer(model_base, "linear", allow_reload_config=False) as server:
-        with grpc.insecure_channel(server.target) as channel:
+def test_tls_without_client_certificates_and_reload_switched_off(
+    model_base, certificates
+):
+    # Client certificates are optional: with a certificate and key only, any
+    # client that trusts the server's certificate is answered, over TLS only.
+    with LocalModelServer(
+        model_base,
+        "linear",
+        ssl_certificate_file=certificates / "localhost.crt",
+        ssl_key_file=certificates / "localhost.key",
+        allow_reload_config=False,
+    ) as server:
+        with _channel(server.target, certificates, None) as channel:
+            np.testing.assert_allclose(_predict(channel), [[4.0, 4.0]])
             with pytest.raises(grpc.RpcError) as info:
                 _reload(channel, model_base)
             assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
             assert "allow-reload-config" in info.value.details()
             assert server.model_names == ["linear"]
+        with grpc.insecure_channel(server.target) as plain:
+            with pytest.raises(grpc.RpcError) as info:
+                _predict(plain)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-def test_binding_beyond_loopback_warns_and_turns_reload_off(
-    model_base, certificates, caplog
+def test_a_server_beyond_loopback_warns_once_and_refuses_reload(
+    tls_server, certificates, model_base
 ):
-    # Bound to every interface for a moment, over TLS with client certificates.
-    with caplog.at_level(logging.WARNING, logger="keras_apps.serving.server"):
-        server = LocalModelServer(
-            model_base,
-            "linear",
-            host="0.0.0.0",
-            ssl_certificate_file=certificates / "localhost.crt",
-            ssl_key_file=certificates / "localhost.key",
-            ssl_client_ca_file=certificates / "client.crt",
-        )
-        assert not server.allow_reload_config
-        with server:
-            with _channel(
-                f"127.0.0.1:{server.port}", certificates, "client"
-            ) as channel:
-                with pytest.raises(grpc.RpcError) as info:
-                    _reload(channel, model_base)
-    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    (warning,) = [r.getMessage() for r in caplog.records if "beyond" in r.getMessage()]
-    assert "'0.0.0.0', beyond loopback" in warning
-    assert "HandleReloadConfigRequest, which would load any SavedModel" in warning
-    assert "over TLS, to clients with a certificate signed by the CA" in warning
+    # The keras-apps serve child bound 0.0.0.0: its stderr says what is exposed.
+    logs = tls_server.logs()
+    assert logs.count("beyond loopback") == 1, logs[-3000:]
+    assert "LocalModelServer binds '0.0.0.0', beyond loopback" in logs
+    assert "(HandleReloadConfigRequest, which would load any SavedModel" in logs
+    assert "over TLS, to clients with a certificate signed by the CA" in logs
+    assert "The REST API answers the same requests" in logs
+    # Reload is off by default there, even for a client with a certificate.
+    with _channel(_local(tls_server), certificates, "client") as channel:
+        with pytest.raises(grpc.RpcError) as info:
+            _reload(channel, model_base)
+        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "allow-reload-config" in info.value.details()
+        np.testing.assert_allclose(_predict(channel), [[4.0, 4.0]])
+
+
+def test_the_warning_names_reload_and_plain_text_when_they_are_on(model_base):
+    exposed = LocalModelServer(model_base, "linear", host="0.0.0.0")
+    assert not exposed.allow_reload_config
     plain = LocalModelServer(model_base, "linear", host="::", allow_reload_config=True)
     text = plain.exposure_warning()
     assert "HandleReloadConfigRequest is ON" in text
@@ -223,6 +243,21 @@ def test_rest_api_speaks_https_with_client_certificates(tls_server, certificates
     )
     with urllib.request.urlopen(url, data=body, context=context, timeout=20) as reply:
         assert json.loads(reply.read()) == {"predictions": [[4.0, 4.0]]}
+    # Kept alive over TLS too: a second request on the same socket.
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", tls_server.rest_api_port, context=context, timeout=20
+    )
+    try:
+        sockets = []
+        for _ in range(2):
+            connection.request("POST", "/v1/models/linear:predict", body=body)
+            assert json.loads(connection.getresponse().read()) == {
+                "predictions": [[4.0, 4.0]]
+            }
+            sockets.append(connection.sock)
+        assert sockets[0] is not None and sockets[1] is sockets[0]
+    finally:
+        connection.close()
     bare = ssl.create_default_context(cafile=str(certificates / "localhost.crt"))
     with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(url, data=body, context=bare, timeout=20).read()
