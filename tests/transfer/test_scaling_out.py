@@ -146,9 +146,19 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
+# Keras versions on which fit under MultiWorkerMirroredStrategy was seen to fail
+# (keras-team/keras#20585), see the test below.
+KERAS_WITH_ISSUE_20585 = ("3.15.1",)
+
+
 @pytest.mark.slow
 @pytest.mark.requires_tensorflow(reason="tf.distribute.MultiWorkerMirroredStrategy")
 def test_multi_worker_mirrored_strategy_matches_one_device(tmp_path):
+    if keras.version() in KERAS_WITH_ISSUE_20585:
+        # Two TensorFlow worker processes (about 25 s of CPU) only to see the
+        # failure below again: skipped on the versions known to have it, and
+        # run in full on any other.
+        pytest.xfail(f"keras-team/keras#20585 on Keras {keras.version()}")
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     script = tmp_path / "worker.py"
