@@ -16,6 +16,13 @@ if os.environ["KERAS_BACKEND"] == "jax":
         "XLA_FLAGS",
         "--xla_force_host_platform_device_count=2 --xla_backend_optimization_level=0",
     )
+    # Compiled programs are kept on disk (git-ignored), so the two xdist
+    # workers share what both compile and a second run compiles little.
+    os.environ.setdefault(
+        "JAX_COMPILATION_CACHE_DIR",
+        str(Path(__file__).resolve().parents[1] / ".pytest_cache" / "jax"),
+    )
+    os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 import keras  # noqa: E402
 import pytest  # noqa: E402
