@@ -1,5 +1,6 @@
 """Transfer learning: new heads, fine-tuning, per-layer learning rates,
-checkpoints, feature extraction and augmentation."""
+checkpoints, feature extraction, augmentation and training on several
+workers."""
 
 from keras_apps.transfer.augment import augment_dataset, build_augmenter
 from keras_apps.transfer.backbones import export_hub_module, load_backbone
@@ -12,6 +13,7 @@ from keras_apps.transfer.learning_rates import (
     LayerwiseLearningRateOptimizer,
     layerwise_learning_rates,
 )
+from keras_apps.transfer.multi_worker import multi_worker_mirrored_strategy
 
 __all__ = [
     "CheckpointReport",
@@ -25,6 +27,7 @@ __all__ = [
     "layerwise_learning_rates",
     "load_backbone",
     "load_from_checkpoint",
+    "multi_worker_mirrored_strategy",
     "preset_layers",
     "unfreeze",
 ]

@@ -118,7 +118,8 @@ import tensorflow as tf
 spec = importlib.util.spec_from_file_location("scaling", sys.argv[1])
 scaling = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(scaling)
-strategy = tf.distribute.MultiWorkerMirroredStrategy()
+from keras_apps.transfer import multi_worker_mirrored_strategy
+strategy = multi_worker_mirrored_strategy()
 start = scaling.initial_weights()
 with strategy.scope():
     model = scaling.recipe()
@@ -146,19 +147,9 @@ def _free_ports(count: int) -> list[int]:
     return ports
 
 
-# Keras versions on which fit under MultiWorkerMirroredStrategy was seen to fail
-# (keras-team/keras#20585), see the test below.
-KERAS_WITH_ISSUE_20585 = ("3.15.1",)
-
-
 @pytest.mark.slow
 @pytest.mark.requires_tensorflow(reason="tf.distribute.MultiWorkerMirroredStrategy")
 def test_multi_worker_mirrored_strategy_matches_one_device(tmp_path):
-    if keras.version() in KERAS_WITH_ISSUE_20585:
-        # Two TensorFlow worker processes (about 25 s of CPU) only to see the
-        # failure below again: skipped on the versions known to have it, and
-        # run in full on any other.
-        pytest.xfail(f"keras-team/keras#20585 on Keras {keras.version()}")
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
     script = tmp_path / "worker.py"
@@ -193,12 +184,6 @@ def test_multi_worker_mirrored_strategy_matches_one_device(tmp_path):
             if worker.poll() is None:
                 worker.kill()
     for worker, (out, err) in zip(workers, outputs, strict=True):
-        if worker.returncode != 0 and "PerReplica" in err:
-            # Keras 3's fit feeds MultiWorkerMirroredStrategy's per-replica
-            # batches to a tensor conversion (keras-team/keras#20585,
-            # tensorflow/tensorflow#72388; seen on Keras 3.15.1, TF 2.21). The
-            # test runs in full, and checks the weights, once that is fixed.
-            pytest.xfail("keras-team/keras#20585: fit under MultiWorkerMirrored")
         assert worker.returncode == 0, err[-3000:]
         assert "replicas 2" in out
     expected = one_device()
@@ -230,3 +215,13 @@ def test_jax_data_parallel_matches_one_device():
     finally:
         keras.distribution.set_distribution(None)
     _assert_same_weights(actual, expected, "DataParallel")
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "tensorflow", reason="checks the other backends' error"
+)
+def test_multi_worker_strategy_needs_tensorflow():
+    from keras_apps.transfer import multi_worker_mirrored_strategy
+
+    with pytest.raises(NotImplementedError, match="KERAS_BACKEND=tensorflow"):
+        multi_worker_mirrored_strategy()
