@@ -264,6 +264,7 @@ def _clean_stale_temp_files(directory: str, prefix: str) -> None:
 
 
 _RENAME_EXCHANGE = 2  # linux/fs.h
+_RENAME_SWAP = 2  # macOS sys/stdio.h
 _AT_FDCWD = -100
 # renameat2's syscall number, for a C library that lacks the wrapper (glibc
 # before 2.28, some musl builds).
@@ -273,33 +274,55 @@ _SYS_RENAMEAT2 = {"x86_64": 316, "aarch64": 276, "arm64": 276}
 def exchange_paths(first: str, second: str) -> bool:
     """Swaps two existing paths in one atomic step; ``False`` when unsupported.
 
-    Linux's ``renameat2(..., RENAME_EXCHANGE)``: at every instant both names
-    exist, each naming one of the two folders, so replacing a published
-    version this way never leaves it missing, not even when the process is
-    killed. ``os.rename`` cannot do it (it refuses to replace a non-empty
-    folder), and two renames leave a window in which the name is absent.
+    Linux's ``renameat2(..., RENAME_EXCHANGE)`` or macOS's ``renamex_np(...,
+    RENAME_SWAP)``: at every instant both names exist, each naming one of the
+    two folders, so replacing a published version this way never leaves it
+    missing, not even when the process is killed. ``os.rename`` cannot do it
+    (it refuses to replace a non-empty folder), and two renames leave a
+    window in which the name is absent.
 
     Returns ``False``, having changed nothing, where the OS or the file system
-    has no atomic exchange (not Linux, a kernel before 3.15, a file system
-    without support, such as some network ones); the caller then falls back
-    to two renames.
+    has no atomic exchange (Windows, a Linux kernel before 3.15, a file system
+    without support, such as some network ones); the exporter then refuses to
+    overwrite.
 
     Raises:
         OSError: For other failures (a missing path, permissions).
     """
-    if not sys.platform.startswith("linux"):
-        return False
-    libc = ctypes.CDLL(None, use_errno=True)
     encoded = [os.fsencode(p) for p in (first, second)]
-    if hasattr(libc, "renameat2"):
-        result = libc.renameat2(
-            _AT_FDCWD, encoded[0], _AT_FDCWD, encoded[1], _RENAME_EXCHANGE
-        )
-    else:
-        number = _SYS_RENAMEAT2.get(platform.machine())
-        if number is None:
+    if sys.platform == "darwin":
+        # macOS 10.12+: renamex_np(from, to, RENAME_SWAP) on APFS and HFS+.
+        libc = ctypes.CDLL(None, use_errno=True)
+        swap = getattr(libc, "renamex_np", None)
+        if swap is None:
             return False
-        result = libc.syscall(
+        result = swap(encoded[0], encoded[1], ctypes.c_uint(_RENAME_SWAP))
+    elif not sys.platform.startswith("linux"):
+        return False
+    else:
+        libc = ctypes.CDLL(None, use_errno=True)
+        result = _renameat2_exchange(libc, encoded)
+    if result == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(error, os.strerror(error), first, None, second)
+
+
+def _renameat2_exchange(libc: ctypes.CDLL, encoded: list[bytes]) -> int:
+    if hasattr(libc, "renameat2"):
+        return int(
+            libc.renameat2(
+                _AT_FDCWD, encoded[0], _AT_FDCWD, encoded[1], _RENAME_EXCHANGE
+            )
+        )
+    number = _SYS_RENAMEAT2.get(platform.machine())
+    if number is None:
+        ctypes.set_errno(errno.ENOSYS)
+        return -1
+    return int(
+        libc.syscall(
             ctypes.c_long(number),
             ctypes.c_int(_AT_FDCWD),
             ctypes.c_char_p(encoded[0]),
@@ -307,12 +330,7 @@ def exchange_paths(first: str, second: str) -> bool:
             ctypes.c_char_p(encoded[1]),
             ctypes.c_uint(_RENAME_EXCHANGE),
         )
-    if result == 0:
-        return True
-    error = ctypes.get_errno()
-    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP):
-        return False
-    raise OSError(error, os.strerror(error), first, None, second)
+    )
 
 
 def fsync_tree(path: str) -> None:

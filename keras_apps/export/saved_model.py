@@ -170,9 +170,10 @@ def export_for_serving(
             in-memory model.
         overwrite: Replace an existing ``version`` instead of raising
             ``FileExistsError``. The folder is swapped in one atomic step
-            (Linux ``renameat2(RENAME_EXCHANGE)``; elsewhere two renames, and
-            a kill between them is repaired by the next export), so the
-            version is never missing on disk. A running server does not
+            (Linux ``renameat2(RENAME_EXCHANGE)``, macOS ``renamex_np(
+            RENAME_SWAP)``), so the version is never missing on disk; where
+            the OS or file system has no such step, ``OSError`` (EOPNOTSUPP)
+            is raised and nothing is changed. A running server does not
             reload a version number it has loaded (TF Serving neither): it
             keeps the old weights until restarted. To update a running
             server, publish a new version number instead.
@@ -579,26 +580,18 @@ def _move_into_place(
         files.fsync_dir(base_path)
         shutil.rmtree(work_dir, ignore_errors=True)
         return version, True
-    # No atomic exchange here (see `files.exchange_paths`): two renames. A
-    # kill between them leaves the old version aside under a name that the
-    # next export (`files.clean_stale_work_dirs`) renames back.
-    old = os.path.join(base_path, files.work_dir_name(files.OLD_PREFIX, version))
-    try:
-        lock = files.hold_lock(target)  # so that no clean-up "restores" it
-    except OSError:
-        lock = None
-    try:
-        os.rename(target, old)
-        try:
-            os.rename(work_dir, target)
-        except BaseException:
-            os.rename(old, target)
-            raise
-        files.fsync_dir(base_path)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        files.release_lock(lock)
-    return version, True
+    # No atomic exchange here (see `files.exchange_paths`). Two renames would
+    # leave a moment in which the published version is missing (and missing
+    # for good if the process is killed between them), so nothing is changed.
+    raise OSError(
+        errno.EOPNOTSUPP,
+        f"Cannot replace version {version} in {base_path} without a moment in "
+        "which it is missing: this OS or file system has no atomic folder "
+        "exchange (Linux renameat2 RENAME_EXCHANGE, macOS renamex_np "
+        "RENAME_SWAP). Nothing was changed. Publish a new version number "
+        "instead (a running TF Serving never reloads a version it loaded), or "
+        f"remove version {version} first.",
+    )
 
 
 def _rename_if_absent(source: str, target: str) -> bool:

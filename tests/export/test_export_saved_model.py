@@ -138,21 +138,29 @@ def test_exchange_paths_swaps_two_folders(tmp_path):
         exchange_paths(str(tmp_path / "a"), str(tmp_path / "missing"))
 
 
-def test_overwrite_without_an_atomic_exchange_falls_back_to_two_renames(
+def test_overwrite_without_an_atomic_exchange_changes_nothing(
     base_path, batch, monkeypatch, make_dense_model
 ):
     from keras_apps.export import files
 
     monkeypatch.setattr(files, "exchange_paths", lambda first, second: False)
-    export_for_serving(make_dense_model(seed=0), base_path, version=1, validate=False)
-    new_model = make_dense_model(seed=1)
-    result = export_for_serving(
-        new_model, base_path, version=1, overwrite=True, validate=False
-    )
-    assert result.replaced and _visible(base_path) == ["1"]
+    old_model = make_dense_model(seed=0)
+    export_for_serving(old_model, base_path, version=1, validate=False)
+    with pytest.raises(OSError, match="no atomic folder exchange") as info:
+        export_for_serving(
+            make_dense_model(seed=1),
+            base_path,
+            version=1,
+            overwrite=True,
+            validate=False,
+        )
+    assert info.value.errno == errno.EOPNOTSUPP
+    assert "Publish a new version number" in str(info.value)
+    # Version 1 is the old model, and no working folder is left behind.
+    assert sorted(os.listdir(base_path)) == ["1"]
     reloaded = tf.saved_model.load(os.path.join(base_path, "1"))
     outputs = reloaded.signatures["serving_default"](input=tf.constant(batch))
-    np.testing.assert_allclose(outputs["output"], _reference(new_model, batch), 1e-6)
+    np.testing.assert_allclose(outputs["output"], _reference(old_model, batch), 1e-6)
 
 
 def _disk_full_on_write(monkeypatch):
