@@ -125,11 +125,11 @@ def test_application_takes_raw_images(name, constructor, module):
 
 @pytest.mark.slow
 def test_application_saves_and_exports_with_its_preprocessing(tmp_path):
-    backbone = load_backbone("mobilenet_v2", (32, 32, 3), weights=None, alpha=0.35)
+    backbone = load_backbone("mobilenet", (32, 32, 3), weights=None, alpha=0.25)
     x = _raw_images()
     loaded = run_model_saving_test(backbone, x, atol=1e-5, directory=str(tmp_path))
     assert isinstance(
-        loaded.get_layer("mobilenet_v2_preprocessing"), ImagenetPreprocessing
+        loaded.get_layer("mobilenet_preprocessing"), ImagenetPreprocessing
     )
     run_export_test(backbone, x, atol=1e-4, directory=str(tmp_path))
 
