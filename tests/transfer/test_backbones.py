@@ -319,23 +319,23 @@ def test_weights_from_a_local_file(tmp_path):
     from keras.src.legacy.saving import legacy_h5_format
 
     keras.utils.set_random_seed(3)
-    plain = keras.applications.MobileNetV2(
-        include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.35
+    plain = keras.applications.MobileNet(
+        include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.25
     )
-    path = str(tmp_path / "mobilenet_v2_notop.h5")
+    path = str(tmp_path / "mobilenet_notop.h5")
     import h5py
 
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, plain)
-    backbone = load_backbone("mobilenet_v2", (32, 32, 3), weights=path, alpha=0.35)
+    backbone = load_backbone("mobilenet", (32, 32, 3), weights=path, alpha=0.25)
     x = _raw_images()
-    expected = plain(keras.applications.mobilenet_v2.preprocess_input(x.copy()))
+    expected = plain(keras.applications.mobilenet.preprocess_input(x.copy()))
     assert_all_close(backbone(x), expected, atol=1e-4, rtol=1e-4)
 
     # ... and a .weights.h5 saved from a backbone built here.
     own = str(tmp_path / "backbone.weights.h5")
     backbone.save_weights(own)
-    again = load_backbone("mobilenet_v2", (32, 32, 3), weights=own, alpha=0.35)
+    again = load_backbone("mobilenet", (32, 32, 3), weights=own, alpha=0.25)
     assert_all_close(again(x), backbone(x), atol=1e-6)
 
 
