@@ -125,11 +125,11 @@ def test_application_takes_raw_images(name, constructor, module):
 
 @pytest.mark.slow
 def test_application_saves_and_exports_with_its_preprocessing(tmp_path):
-    backbone = load_backbone("mobilenet_v2", (32, 32, 3), weights=None, alpha=0.35)
+    backbone = load_backbone("mobilenet", (32, 32, 3), weights=None, alpha=0.25)
     x = _raw_images()
     loaded = run_model_saving_test(backbone, x, atol=1e-5, directory=str(tmp_path))
     assert isinstance(
-        loaded.get_layer("mobilenet_v2_preprocessing"), ImagenetPreprocessing
+        loaded.get_layer("mobilenet_preprocessing"), ImagenetPreprocessing
     )
     run_export_test(backbone, x, atol=1e-4, directory=str(tmp_path))
 
@@ -144,12 +144,106 @@ def test_application_without_preprocessing_and_with_pooling():
     assert backbone.output_shape == (None, 512)
 
 
+# Every ImageNet application name: the keras.applications constructor it must
+# call, the module whose preprocess_input its preprocessing layer must equal,
+# and the smallest input size it accepts. Written out here, not read from
+# the package, so that a wrong entry in load_backbone's table fails.
+APPLICATION_TABLE = {
+    "vgg16": ("VGG16", keras.applications.vgg16, 32),
+    "vgg19": ("VGG19", keras.applications.vgg19, 32),
+    "resnet50": ("ResNet50", keras.applications.resnet50, 32),
+    "resnet101": ("ResNet101", keras.applications.resnet, 32),
+    "resnet152": ("ResNet152", keras.applications.resnet, 32),
+    "resnet50_v2": ("ResNet50V2", keras.applications.resnet_v2, 32),
+    "resnet101_v2": ("ResNet101V2", keras.applications.resnet_v2, 32),
+    "resnet152_v2": ("ResNet152V2", keras.applications.resnet_v2, 32),
+    "inception_v3": ("InceptionV3", keras.applications.inception_v3, 75),
+    "inception_resnet_v2": (
+        "InceptionResNetV2",
+        keras.applications.inception_resnet_v2,
+        75,
+    ),
+    "xception": ("Xception", keras.applications.xception, 71),
+    "mobilenet": ("MobileNet", keras.applications.mobilenet, 32),
+    "mobilenet_v2": ("MobileNetV2", keras.applications.mobilenet_v2, 32),
+    "densenet121": ("DenseNet121", keras.applications.densenet, 32),
+    "densenet169": ("DenseNet169", keras.applications.densenet, 32),
+    "densenet201": ("DenseNet201", keras.applications.densenet, 32),
+}
+
+
+def test_every_application_name_calls_its_constructor_after_its_preprocessing(
+    monkeypatch,
+):
+    """The name -> (constructor, preprocessing, size) table, for every name.
+
+    The constructor is replaced by a recorder that returns a one-layer
+    network on the tensor it is given, so the whole table is checked without
+    building sixteen ImageNet networks; `test_application_takes_raw_images`
+    and `test_heavier_applications_build_with_their_preprocessing` build
+    real ones for each preprocessing mode and the two larger minimum sizes.
+    """
+    calls = []
+
+    def recorder(constructor_name):
+        def construct(**kwargs):
+            calls.append((constructor_name, kwargs))
+            tensor = kwargs["input_tensor"]
+            inputs = keras.utils.get_source_inputs(tensor)
+            return keras.Model(inputs, keras.layers.Identity()(tensor))
+
+        return construct
+
+    for constructor_name, _, _ in APPLICATION_TABLE.values():
+        monkeypatch.setattr(
+            keras.applications, constructor_name, recorder(constructor_name)
+        )
+    for name, (constructor_name, module, size) in APPLICATION_TABLE.items():
+        shape = (size, size, 3)
+        with pytest.raises(ValueError, match=f"at least {size}x{size}"):
+            load_backbone(name, (size - 1, size, 3), weights=None)
+        calls.clear()
+        backbone = load_backbone(name, shape, weights=None, pooling="avg")
+        assert [c for c, _ in calls] == [constructor_name], name
+        kwargs = calls[0][1]
+        assert kwargs["include_top"] is False and kwargs["weights"] is None, name
+        assert kwargs["input_shape"] == shape and kwargs["pooling"] == "avg", name
+        assert backbone.layers[1] is backbone.get_layer(f"{name}_preprocessing")
+        x = _raw_images(shape, n=1)
+        # The constructor received the preprocessed images.
+        assert_all_close(
+            backbone(x), module.preprocess_input(x.copy()), atol=1e-4, what=name
+        )
+    assert set(APPLICATION_TABLE) | {"efficientnet_b0", "efficientnet_v2_b0"} <= set(
+        known_backbones()
+    )
+
+    # EfficientNetV2 rescales inside the network: no preprocessing layer, and
+    # include_preprocessing is passed on; EfficientNet (v1) cannot leave it out.
+    monkeypatch.setattr(
+        keras.applications, "EfficientNetV2B0", recorder("EfficientNetV2B0")
+    )
+    for flag in (True, False):
+        calls.clear()
+        backbone = load_backbone(
+            "efficientnet_v2_b0", (32, 32, 3), weights=None, include_preprocessing=flag
+        )
+        assert [c for c, _ in calls] == ["EfficientNetV2B0"]
+        assert calls[0][1]["include_preprocessing"] is flag
+        assert not any(isinstance(x, ImagenetPreprocessing) for x in backbone.layers)
+    with pytest.raises(ValueError, match="include_preprocessing=False"):
+        load_backbone(
+            "efficientnet_b0", (32, 32, 3), weights=None, include_preprocessing=False
+        )
+
+
 @pytest.mark.slow
 def test_heavier_applications_build_with_their_preprocessing():
+    # Real networks: "torch" preprocessing (DenseNet) and the two larger
+    # minimum sizes; "caffe" (VGG16) and "tf" (MobileNetV2) are built in
+    # test_application_takes_raw_images, the name table is checked in full
+    # above.
     cases = {
-        "vgg19": ((32, 32, 3), keras.applications.vgg19, (None, 1, 1, 512)),
-        "resnet50": ((32, 32, 3), keras.applications.resnet50, (None, 1, 1, 2048)),
-        "resnet50_v2": ((32, 32, 3), keras.applications.resnet_v2, (None, 1, 1, 2048)),
         "inception_v3": (
             (75, 75, 3),
             keras.applications.inception_v3,
@@ -168,15 +262,11 @@ def test_heavier_applications_build_with_their_preprocessing():
         )
         keras.backend.clear_session()
 
-    # EfficientNetV2 rescales inside the network; its preprocess_input is the
-    # identity, and include_preprocessing is passed on.
+    # EfficientNetV2 rescales inside the network (its preprocess_input is the
+    # identity); that include_preprocessing is passed on is checked above.
     backbone = load_backbone("efficientnet_v2_b0", (32, 32, 3), weights=None)
     assert backbone.output_shape == (None, 1, 1, 1280)
     assert any(isinstance(layer, keras.layers.Rescaling) for layer in backbone.layers)
-    raw = load_backbone(
-        "efficientnet_v2_b0", (32, 32, 3), weights=None, include_preprocessing=False
-    )
-    assert not any(isinstance(layer, keras.layers.Rescaling) for layer in raw.layers)
 
 
 def test_unknown_name_lists_the_known_ones():
@@ -229,23 +319,23 @@ def test_weights_from_a_local_file(tmp_path):
     from keras.src.legacy.saving import legacy_h5_format
 
     keras.utils.set_random_seed(3)
-    plain = keras.applications.MobileNetV2(
-        include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.35
+    plain = keras.applications.MobileNet(
+        include_top=False, weights=None, input_shape=(32, 32, 3), alpha=0.25
     )
-    path = str(tmp_path / "mobilenet_v2_notop.h5")
+    path = str(tmp_path / "mobilenet_notop.h5")
     import h5py
 
     with h5py.File(path, "w") as f:
         legacy_h5_format.save_weights_to_hdf5_group(f, plain)
-    backbone = load_backbone("mobilenet_v2", (32, 32, 3), weights=path, alpha=0.35)
+    backbone = load_backbone("mobilenet", (32, 32, 3), weights=path, alpha=0.25)
     x = _raw_images()
-    expected = plain(keras.applications.mobilenet_v2.preprocess_input(x.copy()))
+    expected = plain(keras.applications.mobilenet.preprocess_input(x.copy()))
     assert_all_close(backbone(x), expected, atol=1e-4, rtol=1e-4)
 
     # ... and a .weights.h5 saved from a backbone built here.
     own = str(tmp_path / "backbone.weights.h5")
     backbone.save_weights(own)
-    again = load_backbone("mobilenet_v2", (32, 32, 3), weights=own, alpha=0.35)
+    again = load_backbone("mobilenet", (32, 32, 3), weights=own, alpha=0.25)
     assert_all_close(again(x), backbone(x), atol=1e-6)
 
 
