@@ -22,6 +22,15 @@ def test_import_keras_apps_is_cheap():
     assert not heavy, f"import keras_apps loaded {sorted(heavy)}"
 
 
+def test_a_process_that_only_spawns_a_server_does_not_load_tensorflow():
+    # LocalModelServer.spawn runs the server in a child; the parent needs
+    # grpcio for the client but not TensorFlow.
+    loaded = _modules_after("from keras_apps.serving import LocalModelServer")
+    assert "keras_apps.serving.server" in loaded
+    heavy = {"tensorflow", "tensorflow_serving"} & loaded
+    assert not heavy, f"importing LocalModelServer loaded {sorted(heavy)}"
+
+
 def test_subpackages_load_on_attribute_access():
     loaded = _modules_after("import keras_apps; keras_apps.layers")
     assert "keras_apps.layers.gram_matrix" in loaded

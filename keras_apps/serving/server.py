@@ -85,14 +85,6 @@ from typing import Any
 
 import grpc
 
-from keras_apps.serving._grpc_services import add_services
-from keras_apps.serving._handlers import RequestHandlers, check_tensor_header
-from keras_apps.serving._model_config import (
-    ModelConfig,
-    configs_from_proto,
-    read_config_file,
-)
-from keras_apps.serving._versions import ModelRegistry
 from keras_apps.serving.container import check_model_source, is_loopback
 from keras_apps.serving.server_process import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -101,12 +93,14 @@ from keras_apps.serving.server_process import (
     spawn,
 )
 
+# The rooms that load TensorFlow are imported when a server is made in this
+# process, so that a process that only spawns one (`LocalModelServer.spawn`)
+# never loads TensorFlow itself.
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
     "LocalModelServer",
     "ServerProcess",
     "check_port_free",
-    "check_tensor_header",
     "is_loopback",
 ]
 
@@ -279,6 +273,15 @@ class LocalModelServer:
                 "version_policy_latest must be >= 1. Received: "
                 f"version_policy_latest={version_policy_latest}"
             )
+        # TensorFlow loads here, with the rooms that need it.
+        from keras_apps.serving._handlers import RequestHandlers
+        from keras_apps.serving._model_config import (
+            ModelConfig,
+            configs_from_proto,
+            read_config_file,
+        )
+        from keras_apps.serving._versions import ModelRegistry
+
         if model_config_file is not None:
             config_path = Path(model_config_file)
             configs = configs_from_proto(
@@ -369,6 +372,8 @@ class LocalModelServer:
 
     def start(self) -> LocalModelServer:
         """Loads the current versions, binds the port and starts answering."""
+        from keras_apps.serving._grpc_services import add_services
+
         if self._server is not None:
             raise RuntimeError("The server is already started.")
         # Before any model loads: a taken port is named at once.
@@ -555,6 +560,11 @@ class LocalModelServer:
             ("Failed to read ModelServerConfig file: ...") and the current
             models stay.
         """
+        from keras_apps.serving._model_config import (
+            configs_from_proto,
+            read_config_file,
+        )
+
         if self._config_file is None:
             return False
         try:
