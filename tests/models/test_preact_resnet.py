@@ -4,6 +4,7 @@ import pytest
 
 from keras_apps.layers.residual_unit import ResidualUnit
 from keras_apps.models.preact_resnet import RESNET_STAGES, PreActResNet
+from keras_apps.testing.shapes_only import weights_unset
 from keras_apps.testing.test_case import (
     MIXED_PRECISION_POLICIES,
     check_mixed_precision,
@@ -67,9 +68,11 @@ def test_configurations(kwargs, expected_shape):
 
 @pytest.mark.parametrize("depth", [18, 50])
 def test_stage_layout(depth):
-    model = PreActResNet(
-        depth=depth, input_shape=(32, 32, 3), num_classes=3, base_filters=4
-    )
+    # Layers, shapes and counts only: the weights are left unset.
+    with weights_unset():
+        model = PreActResNet(
+            depth=depth, input_shape=(32, 32, 3), num_classes=3, base_filters=4
+        )
     stages, bottleneck = RESNET_STAGES[depth]
     units = [layer for layer in model.layers if isinstance(layer, ResidualUnit)]
     assert len(units) == sum(stages)
@@ -89,7 +92,10 @@ def test_stage_layout(depth):
 
 def test_preact_resnet_18_and_34_parameter_counts():
     for depth, v1_reference in ((18, 11_689_512), (34, 21_797_672)):
-        model = PreActResNet(depth=depth)
+        # Counts follow from shapes: the weights are left unset (no XLA
+        # compile per kernel shape on JAX).
+        with weights_unset():
+            model = PreActResNet(depth=depth)
         stages, bottleneck = RESNET_STAGES[depth]
         total = model.count_params()
         assert total == _preact_params(stages, bottleneck)
@@ -102,8 +108,9 @@ def test_preact_resnet_18_and_34_parameter_counts():
 
 
 def test_preact_resnet_50_matches_keras_resnet50v2_up_to_biases():
-    ours = PreActResNet(depth=50)
-    reference = keras.applications.ResNet50V2(weights=None)
+    with weights_unset():  # counts and shapes only
+        ours = PreActResNet(depth=50)
+        reference = keras.applications.ResNet50V2(weights=None)
     # ResNet50V2 has the same units but a stem conv with bias and no stem BN,
     # and biases in the last conv of every unit and in the projections.
     stages, _ = RESNET_STAGES[50]

@@ -4,6 +4,7 @@ import pytest
 
 from keras_apps.models import unet as unet_module
 from keras_apps.models.unet import DEFAULT_SKIP_LAYERS, UNet
+from keras_apps.testing.shapes_only import weights_unset
 from keras_apps.testing.test_case import (
     random_inputs,
     run_model_saving_test,
@@ -83,8 +84,11 @@ def test_output_shapes_and_parameter_counts(depth, block_type, batch_norm):
 def test_paper_configuration_parameter_count():
     # Depth 4 from 64 filters, no batch norm, one input channel, two
     # classes: the network of Ronneberger et al. (same-padding convolutions
-    # change no weight count), with its well-known 31,030,658 weights.
-    model = UNet((16, 16, 1), num_classes=2, batch_norm=False)
+    # change no weight count), with its well-known 31,030,658 weights. The
+    # count follows from shapes: the weights are left unset (no XLA compile
+    # per kernel shape on JAX).
+    with weights_unset():
+        model = UNet((16, 16, 1), num_classes=2, batch_norm=False)
     assert model.count_params() == 31_030_658
     assert model.count_params() == _classic_params(4, 64, 1, 2, False, "transpose")
 
@@ -167,7 +171,9 @@ SKIP_SIZES = {
 
 @pytest.mark.parametrize("name", sorted(SKIP_SIZES))
 def test_default_skip_layers_of_real_backbones(name):
-    model = UNet((64, 64, 3), num_classes=2, encoder=name, encoder_weights=None)
+    # Layer names and shapes only: the weights are left unset.
+    with weights_unset():
+        model = UNet((64, 64, 3), num_classes=2, encoder=name, encoder_weights=None)
     encoder = model.encoder
     skips = list(DEFAULT_SKIP_LAYERS[name])
     assert encoder.output_names[: len(skips)] == skips
@@ -184,16 +190,18 @@ def test_default_skip_layers_of_real_backbones(name):
 
 
 def test_backbone_with_chosen_skips_and_decoder_filters():
-    model = UNet(
-        (32, 32, 3),
-        num_classes=1,
-        encoder="mobilenet_v2",
-        encoder_weights=None,
-        skip_layers=["block_6_expand_relu", "block_3_expand_relu"],
-        decoder_filters=[40, 30, 20, 10, 5],
-        decoder_block_type="upsampling",
-        encoder_freeze=True,
-    )
+    # Layers, shapes and trainable flags only: the weights are left unset.
+    with weights_unset():
+        model = UNet(
+            (32, 32, 3),
+            num_classes=1,
+            encoder="mobilenet_v2",
+            encoder_weights=None,
+            skip_layers=["block_6_expand_relu", "block_3_expand_relu"],
+            decoder_filters=[40, 30, 20, 10, 5],
+            decoder_block_type="upsampling",
+            encoder_freeze=True,
+        )
     assert model.encoder.output_names == [
         "block_6_expand_relu",
         "block_3_expand_relu",
@@ -228,10 +236,13 @@ def test_skip_layer_errors_list_the_layers():
         encoder="mobilenet_v2",
         encoder_weights=None,
     )
-    with pytest.raises(
-        ValueError,
-        match=r"Unknown skip layer\(s\) \['block_99'\]"
-        r".*Its layers are: \['images', 'mobilenet_v2_preprocessing'",
+    with (
+        pytest.raises(
+            ValueError,
+            match=r"Unknown skip layer\(s\) \['block_99'\]"
+            r".*Its layers are: \['images', 'mobilenet_v2_preprocessing'",
+        ),
+        weights_unset(),
     ):
         UNet(**kwargs, skip_layers=["block_6_expand_relu", "block_99"])
 
@@ -304,11 +315,12 @@ def test_frozen_encoder_weights_are_bit_identical_after_fit(freeze):
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (8, 16, 16, 3)).astype("float32")
     y = (x[..., :1] > 0.5).astype("float32")
-    # Four eager steps: tracing a graph would cost more than the steps.
+    # Four steps: on TensorFlow eager steps cost less than tracing a graph;
+    # on JAX one compiled step costs less than compiling every op eagerly.
     model.compile(
         optimizer=keras.optimizers.Adam(1e-2),
         loss="binary_crossentropy",
-        run_eagerly=True,
+        run_eagerly=keras.backend.backend() != "jax",
     )
     model.fit(x, y, epochs=2, batch_size=4, verbose=0)
     after = [_numpy(w) for w in encoder_weights]
