@@ -39,9 +39,12 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix keras_apps tests benchmarks examples clients
 	$(BIN)/ruff format keras_apps tests benchmarks examples clients
 
-# Lint, then the whole suite on TensorFlow, then the backend-free tests again
-# on JAX (tests/conftest.py deselects the ones that need TensorFlow).
-test: lint test-tensorflow test-jax
+# Lint, then the whole suite on TensorFlow and the backend-free tests again on
+# JAX (tests/conftest.py deselects the ones that need TensorFlow). The two
+# halves run side by side, so that one half's long last tests do not leave a
+# core idle; each half's output is printed when it ends.
+test: lint
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-tensorflow test-jax
 
 test-tensorflow: $(STAMP)
 	KERAS_BACKEND=tensorflow $(PYTEST)
