@@ -242,6 +242,7 @@ class _SignaturePlan:
     signature: Any
     inputs: tuple[_InputPlan, ...]  # sorted by alias, as TF Serving's arg[i]
     outputs: tuple[str, ...]  # sorted
+    feeds: tuple[str, ...]  # the aliases of ``inputs``, in that order
 
     @classmethod
     def of(cls, signature: Any) -> _SignaturePlan:
@@ -264,7 +265,12 @@ class _SignaturePlan:
                     native=wire is not None and wire == numpy_dtype,
                 )
             )
-        return cls(signature, tuple(inputs), tuple(sorted(signature.outputs)))
+        return cls(
+            signature,
+            tuple(inputs),
+            tuple(sorted(signature.outputs)),
+            tuple(spec.alias for spec in inputs),
+        )
 
 
 class RequestHandlers:
@@ -344,7 +350,7 @@ class RequestHandlers:
             spec.alias in sent for spec in plan.inputs
         ):
             check_input_names(plan.signature, sent)  # raises with TF Serving's text
-        inputs = {}
+        values = []
         for index, spec in enumerate(plan.inputs):
             proto = sent[spec.alias]
             if proto.dtype != spec.dtype or spec.value_field is None:
@@ -365,15 +371,26 @@ class RequestHandlers:
                 spec.itemsize,
                 content,
             )
-            inputs[spec.alias] = _decode_checked(proto, spec, shape, content)
-        outputs = self.run_signature(
-            loaded, signature_name, inputs, list(request.output_filter)
-        )
+            values.append(_decode_checked(proto, spec, shape, content))
+        outputs: Iterable[tuple[str, np.ndarray]]
+        if request.output_filter:
+            outputs = self.run_signature(
+                loaded,
+                signature_name,
+                dict(zip(plan.feeds, values, strict=True)),
+                list(request.output_filter),
+            ).items()
+        else:  # the common case, without building dicts on the way
+            outputs = zip(
+                plan.outputs,
+                loaded.run_ordered(signature_name, plan.feeds, plan.outputs, values),
+                strict=True,
+            )
         response = predict_pb2.PredictResponse()
         encode = (
             codec.encode_tensor if self.tensor_content else codec.encode_tensor_values
         )
-        for alias, value in outputs.items():
+        for alias, value in outputs:
             encode(value, out=response.outputs[alias])
         self._fill_spec(response.model_spec, model_name, loaded, signature_name)
         return response

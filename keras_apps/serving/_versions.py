@@ -233,14 +233,28 @@ class LoadedVersion:
             if output_names is None
             else output_names
         )
+        values = self.run_ordered(
+            signature_name, feeds, fetches, [inputs[alias] for alias in feeds]
+        )
+        return dict(zip(fetches, values, strict=True))
+
+    def run_ordered(
+        self,
+        signature_name: str,
+        feeds: tuple[str, ...],
+        fetches: tuple[str, ...],
+        values: Sequence[Any],
+    ) -> Sequence[np.ndarray]:
+        """`run` for callers that hold the aliases in order: the arrays of
+        ``fetches``, given ``values`` for ``feeds`` (one per alias, in order).
+        """
         runner = self._callable(signature_name, feeds, fetches)
         try:
-            values = runner(*(inputs[alias] for alias in feeds))
+            return runner(*values)
         except tf.errors.OpError as error:
             raise RpcError(grpc_code(error.error_code), error.message) from error
         except (TypeError, ValueError) as error:
             raise RpcError(grpc.StatusCode.INVALID_ARGUMENT, str(error)) from error
-        return dict(zip(fetches, values, strict=True))
 
 
 def _serving_meta_graph(path: Path) -> meta_graph_pb2.MetaGraphDef:
