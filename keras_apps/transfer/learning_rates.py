@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import keras
@@ -60,22 +60,47 @@ def _validate_multipliers(multipliers: Any) -> dict[str, float]:
     return validated
 
 
-def _variable_names(variable: Any) -> list[str]:
-    """Names a pattern may match: each layer along the path, then the path."""
+def _variable_names(
+    variable: Any, scopes: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
+    """Names a pattern may match: the enclosing layers, then the path.
+
+    The enclosing layers are those named in the path and, from ``scopes``,
+    the models the variable's layer is nested in: Keras variable paths start
+    at the layer that made the variable, so a functional backbone nested in a
+    classifier (``"vgg16"``) is not in the paths of its weights
+    (``"block1_conv1/kernel"``).
+    """
     path = getattr(variable, "path", None) or variable.name
     parts = path.split("/")
-    return [*parts[:-1], path]
+    enclosing = scopes.get(path, ()) if scopes else ()
+    return [*enclosing, *parts[:-1], path]
+
+
+def _nesting_scopes(model: keras.Model) -> dict[str, list[str]]:
+    """``{weight path: names of the layers that hold it but are not in it}``."""
+    scopes: dict[str, list[str]] = {}
+    for layer in _compat.flatten_layers(model, include_self=False):
+        for weight in layer.weights:
+            if layer.name not in weight.path.split("/")[:-1]:
+                names = scopes.setdefault(weight.path, [])
+                if layer.name not in names:
+                    names.append(layer.name)
+    return scopes
 
 
 def _resolve_factor(
-    variable: Any, multipliers: Mapping[str, float], used: set[str]
+    variable: Any,
+    multipliers: Mapping[str, float],
+    used: set[str],
+    scopes: Mapping[str, Sequence[str]] | None = None,
 ) -> float:
     """The factor of the last pattern (in dict order) that matches ``variable``.
 
     Later entries override earlier ones, so ``{"*": 0.1, "head": 1.0}`` trains
     everything at a tenth of the rate except the head.
     """
-    names = _variable_names(variable)
+    names = _variable_names(variable, scopes)
     factor = _UNSCALED
     for pattern, value in multipliers.items():
         if any(fnmatch.fnmatchcase(name, pattern) for name in names):
@@ -84,10 +109,12 @@ def _resolve_factor(
     return factor
 
 
-def _layer_names(variables: Any) -> list[str]:
+def _layer_names(
+    variables: Any, scopes: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
     names: dict[str, None] = {}
     for variable in variables:
-        for name in _variable_names(variable)[:-1]:
+        for name in _variable_names(variable, scopes)[:-1]:
             names[name] = None
     return list(names)
 
@@ -100,8 +127,9 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
     learning rate is ``inner_optimizer.learning_rate * factor``, where
     ``factor`` is the value of the last entry of ``multipliers`` whose pattern
     matches one of the layer names in the variable's path (or the whole path,
-    ``"block5_conv1/kernel"``); variables that no pattern matches keep the
-    factor 1.0. Patterns use `fnmatch` syntax (``*``, ``?``, ``[seq]``).
+    ``"block5_conv1/kernel"``) or, through ``scopes``, a model the variable's
+    layer is nested in; variables that no pattern matches keep the factor 1.0.
+    Patterns use `fnmatch` syntax (``*``, ``?``, ``[seq]``).
 
     A factor of 0 skips the variable's update entirely, so it stays
     bit-identical (and costs no compute) while other layers train.
@@ -123,6 +151,11 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
         check_patterns: Whether `build` raises when a pattern matches none of
             the variables it is built with. Revived optimizers do not check
             again.
+        scopes: Optional ``{variable path: [layer names]}``: the layers that
+            hold a variable but are not named in its path (models nested in
+            the model, such as a backbone under a new head). Patterns match
+            these names too. `layerwise_learning_rates` fills it from its
+            ``model``; it is saved with the optimizer.
         name: Name of the wrapper.
 
     Example:
@@ -139,6 +172,7 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
         inner_optimizer: keras.optimizers.Optimizer,
         multipliers: Mapping[str, float],
         check_patterns: bool = True,
+        scopes: Mapping[str, Sequence[str]] | None = None,
         name: str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -165,6 +199,9 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
         self.inner_optimizer = inner_optimizer
         self.multipliers = _validate_multipliers(multipliers)
         self.check_patterns = bool(check_patterns)
+        self.scopes: dict[str, list[str]] = {
+            str(path): [str(n) for n in names] for path, names in (scopes or {}).items()
+        }
         self._check_on_build = self.check_patterns
         self._factors: dict[Any, float]
         object.__setattr__(self, "_factors", {})
@@ -219,7 +256,7 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
         used: set[str] = set()
         factors = {}
         for variable in var_list:
-            factor = _resolve_factor(variable, self.multipliers, used)
+            factor = _resolve_factor(variable, self.multipliers, used, self.scopes)
             if factor != _UNSCALED:
                 factors[
                     _compat.optimizer_variable_key(self.inner_optimizer, variable)
@@ -230,10 +267,12 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
                 f"These `multipliers` patterns match no layer: {unused}. "
                 "Patterns are matched (fnmatch) against the layer names in the "
                 "paths of the trainable variables; the layers seen are: "
-                f"{_layer_names(var_list)}. If these layers are frozen now and "
-                "trained later (GradualUnfreezing), pass the model to "
+                f"{_layer_names(var_list, self.scopes)}. A model nested in the "
+                "one being trained (a backbone under a new head) is not in the "
+                "paths of its weights, and layers frozen now may train later "
+                "(GradualUnfreezing): for both, pass the model to "
                 "layerwise_learning_rates(..., model=model), which checks the "
-                "patterns against all of its layers."
+                "patterns against all of its layers and nested models."
             )
         # Kept off Keras' attribute tracking: a plain dict of floats.
         object.__setattr__(self, "_factors", factors)
@@ -243,10 +282,12 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
     def factor_for(self, variable_or_path: Any) -> float:
         """The factor a variable (or a variable path) gets; 1.0 when unmatched."""
         if isinstance(variable_or_path, str):
-            return _resolve_factor(_PathOnly(variable_or_path), self.multipliers, set())
+            return _resolve_factor(
+                _PathOnly(variable_or_path), self.multipliers, set(), self.scopes
+            )
         if getattr(self, "built", False):
             return self._factor_of(variable_or_path)
-        return _resolve_factor(variable_or_path, self.multipliers, set())
+        return _resolve_factor(variable_or_path, self.multipliers, set(), self.scopes)
 
     def learning_rate_for(self, variable_or_path: Any) -> float:
         """The current learning rate of a variable (or a variable path)."""
@@ -295,6 +336,7 @@ class LayerwiseLearningRateOptimizer(keras.optimizers.Optimizer):
             ),
             "multipliers": dict(self.multipliers),
             "check_patterns": self.check_patterns,
+            "scopes": {path: list(names) for path, names in self.scopes.items()},
         }
 
     @classmethod
@@ -331,16 +373,20 @@ def layerwise_learning_rates(
         multipliers: Dict mapping layer names or `fnmatch` glob patterns to
             factors >= 0, for example ``{"block1_conv1": 0.0, "block5*": 0.1}``.
             A variable matches a pattern when one of the layer names in its
-            path (``"backbone/block5_conv1/kernel"``: ``backbone``,
-            ``block5_conv1``) or the whole path matches; the last matching
-            entry wins; unmatched variables keep 1.0. A factor of 0 leaves a
-            layer bit-identical.
-        model: Optional. When given, every pattern is checked right away
-            against the model's layer names and weight paths, frozen layers
-            included (pass it when layers train later, with
-            `GradualUnfreezing`). Without it, the check happens when the
-            optimizer is built (at the start of `fit`), against the trainable
-            variables of that moment.
+            path (``"block5_conv1/kernel"``: ``block5_conv1``), the whole
+            path, or (with ``model``) the name of a model it is nested in
+            matches; the last matching entry wins; unmatched variables keep
+            1.0. A factor of 0 leaves a layer bit-identical.
+        model: Optional; pass it to name nested models. A backbone nested in
+            a classifier (`build_classifier`) is not in the paths of its
+            weights (``"block5_conv1/kernel"``, not
+            ``"vgg16/block5_conv1/kernel"``), so ``{"vgg16": 0.1}`` needs the
+            model to know which weights ``vgg16`` holds. When given, every
+            pattern is also checked right away against the model's layers,
+            nested ones and frozen ones included (pass it when layers train
+            later, with `GradualUnfreezing`). Without it, the check happens
+            when the optimizer is built (at the start of `fit`), against the
+            paths of the trainable variables of that moment.
 
     Returns:
         A `LayerwiseLearningRateOptimizer` to pass to ``model.compile``.
@@ -384,5 +430,8 @@ def layerwise_learning_rates(
     # optimizer may be built on the trainable variables of the moment, before
     # GradualUnfreezing unfreezes the layers the patterns name.
     return LayerwiseLearningRateOptimizer(
-        optimizer, checked, check_patterns=model is None
+        optimizer,
+        checked,
+        check_patterns=model is None,
+        scopes=None if model is None else _nesting_scopes(model),
     )

@@ -172,6 +172,72 @@ def test_nested_model_name_matches_all_its_variables():
     }
 
 
+def _functional_backbone_under_a_head():
+    # As keras.applications builds a backbone: the layers exist before the
+    # model, so the model's name is not in the paths of its weights.
+    image = keras.Input((3,))
+    features = keras.layers.Dense(2, name="inner")(image)
+    backbone = keras.Model(image, features, name="backbone")
+    inputs = keras.Input((3,))
+    outputs = keras.layers.Dense(1, name="head")(backbone(inputs))
+    return keras.Model(inputs, outputs, name="classifier"), backbone
+
+
+def test_functional_backbone_name_scales_its_weights_exactly():
+    model, backbone = _functional_backbone_under_a_head()
+    assert backbone.weights[0].path == "inner/kernel"  # the name is not in it
+    x, y = _data()
+    y = y[:, :1]
+    steps = {}
+    for factor in (1.0, 0.1, 0.0):
+        keras.utils.set_random_seed(0)
+        model, backbone = _functional_backbone_under_a_head()
+        optimizer = layerwise_learning_rates(
+            keras.optimizers.SGD(0.1), {"backbone": factor}, model=model
+        )
+        model.compile(optimizer=optimizer, loss="mse")
+        before = [np.array(w) for w in model.get_weights()]
+        model.train_on_batch(x, y)
+        steps[factor] = [
+            np.array(w) - b for w, b in zip(model.get_weights(), before, strict=True)
+        ]
+    # SGD: the step is factor * learning_rate * gradient, the head's unscaled.
+    inner = [0, 1]  # inner/kernel, inner/bias
+    for index, (full, tenth, zero) in enumerate(
+        zip(steps[1.0], steps[0.1], steps[0.0], strict=True)
+    ):
+        assert np.abs(full).max() > 0
+        if index in inner:
+            np.testing.assert_allclose(tenth, 0.1 * full, rtol=1e-5, atol=1e-7)
+            assert not zero.any()
+        else:
+            np.testing.assert_allclose(tenth, full, rtol=1e-5, atol=1e-7)
+
+
+def test_functional_backbone_name_needs_the_model_and_survives_saving(tmp_path):
+    model, _ = _functional_backbone_under_a_head()
+    without_model = layerwise_learning_rates(keras.optimizers.SGD(), {"backbone": 0.0})
+    with pytest.raises(ValueError, match=r"\['backbone'\].*nested.*model=model"):
+        without_model.build(model.trainable_variables)
+    optimizer = layerwise_learning_rates(
+        keras.optimizers.Adam(0.05), {"backbone": 0.0}, model=model
+    )
+    assert optimizer.factor_for("inner/kernel") == 0.0
+    assert optimizer.factor_for("head/kernel") == 1.0
+    model.compile(optimizer=optimizer, loss="mse")
+    x, y = _data()
+    y = y[:, :1]
+    model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    loaded = run_model_saving_test(model, x, directory=str(tmp_path))
+    frozen = _weights(loaded.get_layer("backbone"), "inner")
+    head = _weights(loaded, "head")
+    loaded.fit(x, y, epochs=1, batch_size=4, verbose=0)
+    after = _weights(loaded.get_layer("backbone"), "inner")
+    for a, b in zip(frozen, after, strict=True):
+        assert np.array_equal(a, b)
+    assert not np.array_equal(head[0], _weights(loaded, "head")[0])
+
+
 def test_errors():
     with pytest.raises(ValueError, match="finite factor >= 0.*'head'"):
         layerwise_learning_rates(keras.optimizers.SGD(), {"head": -0.1})
