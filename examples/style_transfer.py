@@ -45,9 +45,9 @@ On pictures shipped with scikit-image (``astronaut`` as content,
      background); without it six of eight runs had none (blobs came back
      at learning rate 6e-3 and with ten times the balanced weight of
      ``block1_conv1``, which also turned the suit blue). The normalized
-     network even reaches the
-     lower loss that way (a trial with the final settings: content 3.4e6,
-     style 3.6 against 2.2e6 and 8.0 here), but blobs are no stylization.
+     network even reaches the lower loss that way (a trial with the final
+     settings: content 3.4e6, style 3.6 against 2.2e6 and 8.0 here), but
+     blobs are no stylization.
   3. More, smaller steps: 800 steps of 32 px crops are as many pixels as
      200 of 64 px and bring texture where 150-200 steps of 64 px gave
      mostly colour.
