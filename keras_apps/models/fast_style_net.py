@@ -75,6 +75,15 @@ class FastStyleNet(keras.Model):
     instance normalization (Ulyanov et al. 2016, ``GroupNormalization
     (groups=-1)``) and a ReLU; the last by ``tanh`` scaled to 0..255.
 
+    ``upsampling_normalization=False`` leaves the two upsampling
+    convolutions without instance normalization (ReLU only). Trained with
+    ``residual_output=True`` for a few hundred steps, the normalized network
+    tends to put its change into a few saturated blobs in flat regions (one
+    strong local activation sets the per-image statistics of the map, like
+    the "droplet" artefacts Karras et al. 2020 trace to the instance
+    normalization of StyleGAN); without these two normalizations the change
+    spreads over the image.
+
     Upsampling is nearest-neighbour resizing followed by a 3x3 convolution
     (``"nearest"``, default: no checkerboard artefacts, Odena et al. 2016) or
     the paper's stride-2 transposed convolution (``"transpose"``).
@@ -112,6 +121,8 @@ class FastStyleNet(keras.Model):
         upsampling: ``"nearest"`` (default) or ``"transpose"``.
         residual_output: Predict a change to the input image (see above)
             instead of the image. Defaults to False (Johnson et al.).
+        upsampling_normalization: Instance-normalize the two upsampling
+            convolutions (Johnson et al.). Defaults to True.
         epsilon: Epsilon of the instance normalizations. Defaults to 1e-5.
         name: Model name. Defaults to ``"fast_style_net"``.
         dtype: Dtype policy for every layer (e.g. ``"mixed_float16"``).
@@ -136,6 +147,8 @@ class FastStyleNet(keras.Model):
           Transfer and Super-Resolution", ECCV 2016.
         - Ulyanov, Vedaldi and Lempitsky, "Instance Normalization: The
           Missing Ingredient for Fast Stylization", 2016.
+        - Karras et al., "Analyzing and Improving the Image Quality of
+          StyleGAN", CVPR 2020 (blob artefacts of instance normalization).
     """
 
     def __init__(
@@ -146,6 +159,7 @@ class FastStyleNet(keras.Model):
         upsampling: str = "nearest",
         epsilon: float = 1e-5,
         residual_output: bool = False,
+        upsampling_normalization: bool = True,
         name: str = "fast_style_net",
         dtype: Any = None,
         **kwargs: Any,
@@ -172,6 +186,11 @@ class FastStyleNet(keras.Model):
             errors.append(
                 "`residual_output` must be True or False. "
                 f"Received: residual_output={residual_output!r}"
+            )
+        if not isinstance(upsampling_normalization, bool):
+            errors.append(
+                "`upsampling_normalization` must be True or False. Received: "
+                f"upsampling_normalization={upsampling_normalization!r}"
             )
         messages = [e for e in errors if e]
         if messages:
@@ -224,7 +243,10 @@ class FastStyleNet(keras.Model):
                 x = keras.layers.Conv2DTranspose(
                     out, 3, strides=2, padding="same", dtype=dtype, name=label
                 )(x)
-            x = norm_relu(x, label)
+            if upsampling_normalization:
+                x = norm_relu(x, label)
+            else:
+                x = keras.layers.ReLU(dtype=dtype, name=f"{label}_relu")(x)
         if residual_output:
             # A zero last convolution: the untrained network is the identity.
             x = conv(x, 3, outer_kernel_size, 1, "to_rgb", kernel_initializer="zeros")
@@ -248,6 +270,7 @@ class FastStyleNet(keras.Model):
         self.upsampling = upsampling
         self.epsilon = epsilon
         self.residual_output = residual_output
+        self.upsampling_normalization = upsampling_normalization
         # The policy of the layers (a functional model keeps no policy of its
         # own from `dtype=`).
         self.layers_dtype = None if dtype is None else keras.dtype_policies.get(dtype)
@@ -260,6 +283,7 @@ class FastStyleNet(keras.Model):
             "upsampling": self.upsampling,
             "epsilon": self.epsilon,
             "residual_output": self.residual_output,
+            "upsampling_normalization": self.upsampling_normalization,
             "name": self.name,
             "dtype": None
             if self.layers_dtype is None

@@ -39,3 +39,8 @@ def test_style_transfer_example_quick(tmp_path):
     first, last = numbers["inversion_block3_conv1"]
     assert 0 < last < 100 and 0 < first < 100
     assert numbers["fast_style_net_loss"] > 0
+    # Balanced style layers: the colour statistics of block1_conv1 get the
+    # smallest weight, the weights sum to 1.
+    weights = numbers["fast_style_net_layer_weights"]
+    assert abs(sum(weights) - 1.0) < 1e-3 and weights[0] < weights[1] < weights[2]
+    assert numbers["fast_style_net_identity_parts"]["content"] == 0.0

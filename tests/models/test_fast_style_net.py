@@ -110,6 +110,33 @@ def test_residual_output_adds_the_change_in_tanh_logit_space(tmp_path):
     run_model_saving_test(net, images, atol=1e-3, directory=str(tmp_path))
 
 
+@pytest.mark.parametrize("upsampling", ["nearest", "transpose"])
+def test_upsampling_without_instance_normalization(upsampling, tmp_path):
+    net = FastStyleNet(
+        residual_output=True,
+        upsampling_normalization=False,
+        upsampling=upsampling,
+        **SMALL,
+    )
+    names = [layer.name for layer in net.layers]
+    assert "conv1_in" in names and "res1_conv2_in" in names
+    assert "up1_in" not in names and "up2_in" not in names
+    assert "up1_relu" in names and "up2_relu" in names
+    # Two GroupNormalizations (gamma, beta of 8 and 4 channels) fewer.
+    with_norm = FastStyleNet(residual_output=True, upsampling=upsampling, **SMALL)
+    assert with_norm.count_params() - net.count_params() == 2 * (8 + 4)
+    images = _images(2, 18, 23)
+    # Still the identity before training.
+    out = keras.ops.convert_to_numpy(net(images))
+    np.testing.assert_allclose(out, np.clip(images, 1.275, 253.725), atol=1e-2)
+    revived = run_serialization_test(net)
+    assert revived.get_config()["upsampling_normalization"] is False
+    assert "up1_in" not in [layer.name for layer in revived.layers]
+    kernel, bias = net.get_layer("to_rgb").weights
+    bias.assign(np.array([0.3, -0.2, 0.1], "float32"))
+    run_model_saving_test(net, images, atol=1e-3, directory=str(tmp_path))
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -117,6 +144,7 @@ def test_residual_output_adds_the_change_in_tanh_logit_space(tmp_path):
         ({"residual_blocks": 0}, "residual_blocks"),
         ({"upsampling": "bilinear"}, "upsampling"),
         ({"residual_output": "yes"}, "residual_output"),
+        ({"upsampling_normalization": 1}, "upsampling_normalization"),
     ],
 )
 def test_bad_arguments_raise(kwargs, match):
