@@ -32,6 +32,26 @@ def test_generated_shapes_match_their_labels():
     assert (again == images).all() and (again_labels == labels).all()
 
 
+def test_generated_shapes_are_whole_and_apart():
+    from scipy import ndimage
+
+    example = _load_example()
+    _, labels = example.make_shapes(40, size=48, seed=5)
+    for label in labels:
+        shapes = label > 0
+        # Inside the frame: no shape pixel on the border.
+        assert not (shapes[0].any() or shapes[-1].any())
+        assert not (shapes[:, 0].any() or shapes[:, -1].any())
+        # Apart: each connected blob holds one class, and a class grown by
+        # one pixel still misses the others (two pixels or more between).
+        blobs, count = ndimage.label(shapes, np.ones((3, 3)))
+        for blob in range(1, count + 1):
+            assert len(set(label[blobs == blob].tolist())) == 1
+        for kind in (1, 2, 3):
+            grown = ndimage.binary_dilation(label == kind, np.ones((3, 3)))
+            assert not (grown & shapes & (label != kind)).any()
+
+
 def test_fast_background_blotches_equal_scipy_zoom():
     from scipy.ndimage import zoom
 
