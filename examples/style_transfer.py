@@ -172,6 +172,18 @@ def crops(size: int, count: int, seed: int = 0) -> np.ndarray:
     return np.stack(out).astype("float32")
 
 
+def _content_and_style(
+    loss: StyleContentLoss, content: np.ndarray, image: np.ndarray
+) -> dict[str, float]:
+    """The content and style terms of ``image`` against ``content``, 4 digits."""
+    loss(content[None], image[None])
+    return {
+        key: float(f"{value:.4g}")
+        for key, value in loss.last_parts.items()
+        if key in ("content", "style")
+    }
+
+
 def balanced_layer_weights(loss: StyleContentLoss, images: np.ndarray) -> list[float]:
     """Style layer weights that give each layer the same term on ``images``.
 
@@ -338,12 +350,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         style_layer_weights=layer_weights,
         **options,
     )
-    loss(content[None], content[None])
-    numbers["fast_style_net_identity_parts"] = {
-        key: float(f"{value:.4g}")
-        for key, value in loss.last_parts.items()
-        if key in ("content", "style")
-    }
+    identity = _content_and_style(loss, content, content)
+    numbers["fast_style_net_identity_parts"] = identity
     # Instance-normalized upsamplings give saturated blobs (module docstring).
     net = FastStyleNet(
         filters=(16, 32, 64),
@@ -360,12 +368,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     numbers["fast_style_net_fit_seconds"] = time.perf_counter() - fit_start
     numbers["fast_style_net_loss"] = fit.history["loss"][0]
     output = keras.ops.convert_to_numpy(net(content[None]))[0]
-    loss(content[None], output[None])
-    numbers["fast_style_net_parts"] = {
-        key: float(f"{value:.4g}")
-        for key, value in loss.last_parts.items()
-        if key in ("content", "style")
-    }
+    numbers["fast_style_net_parts"] = _content_and_style(loss, content, output)
     figure, axes = plt.subplots(1, 3, figsize=(10, 4.2))
     show(axes[0], content, "content (astronaut, held out)")
     show(axes[1], stylized.image, f"Gatys et al.: {steps} Adam steps\non this image")
